@@ -1,0 +1,8 @@
+// Everything in attractor that compiles with a plain C++20 compiler. For the cuda backend, a .cu file includes
+// attractor/cuda.cuh as well.
+#pragma once
+
+#include "attractor/backend.hpp"
+#include "attractor/core.hpp"
+#include "attractor/random.hpp"
+#include "attractor/tensor.hpp"

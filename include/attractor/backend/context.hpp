@@ -1,0 +1,65 @@
+// context<Backend>: the per-backend execution state every kernel takes first, in the way a Thrust execution
+// policy is passed: for `cpu` the thread count and host scratch memory; for `cuda` (backend/cuda/context.cuh)
+// the stream, the cuBLAS handle and device scratch memory.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "attractor/backend/tags.hpp"
+#include "attractor/core/error.hpp"
+
+#if ATTRACTOR_HAS_OPENMP
+#include <omp.h>
+#endif
+
+namespace attractor {
+
+template <class Backend>
+class context;
+
+template <>
+class context<cpu> {
+public:
+  /// `threads` = 0 uses every thread OpenMP offers (OMP_NUM_THREADS or the core count).
+  explicit context(int threads = 0) { set_threads(threads); }
+
+  context(const context&) = delete;
+  context& operator=(const context&) = delete;
+  context(context&&) noexcept = default;
+  context& operator=(context&&) noexcept = default;
+
+  [[nodiscard]] int threads() const { return threads_; }
+
+  void set_threads(int threads) {
+    require(threads >= 0, "context<cpu>::set_threads", "a thread count >= 0", threads);
+#if ATTRACTOR_HAS_OPENMP
+    threads_ = threads == 0 ? omp_get_max_threads() : threads;
+#else
+    threads_ = 1;
+#endif
+  }
+
+  /// At least `bytes` of 64-byte-aligned scratch memory, valid until the next call. Grows, never shrinks, so a
+  /// steady-state loop allocates nothing.
+  void* scratch(std::size_t bytes) {
+    if (bytes > scratch_bytes_) {
+      scratch_.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})));
+      scratch_bytes_ = bytes;
+    }
+    return scratch_.get();
+  }
+
+  /// Work on `cpu` is synchronous; provided so that algorithms can call it on any backend.
+  void synchronize() const {}
+
+private:
+  struct aligned_delete {
+    void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t{64}); }
+  };
+  int threads_ = 1;
+  std::unique_ptr<std::byte[], aligned_delete> scratch_;
+  std::size_t scratch_bytes_ = 0;
+};
+
+}  // namespace attractor

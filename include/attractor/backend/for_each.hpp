@@ -1,0 +1,29 @@
+// for_each_index: the loop primitive every element-wise kernel is built from. f(i) is called once for each i in
+// [0, n), in parallel, in no particular order; f must not throw. The cuda overload is in cuda/for_each.cuh.
+#pragma once
+
+#include <cstddef>
+
+#include "attractor/backend/context.hpp"
+
+namespace attractor {
+
+namespace detail {
+/// Below this many iterations a parallel region costs more than it saves.
+inline constexpr std::size_t parallel_grain = 16384;
+}  // namespace detail
+
+template <class F>
+void for_each_index(context<cpu>& ctx, std::size_t n, F f) {
+  const auto count = static_cast<std::ptrdiff_t>(n);
+#if ATTRACTOR_HAS_OPENMP
+  const int threads = n >= detail::parallel_grain ? ctx.threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+#else
+  (void)ctx;
+  for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+#endif
+}
+
+}  // namespace attractor

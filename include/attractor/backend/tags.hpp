@@ -1,0 +1,22 @@
+// Backend tags. Algorithms are templates on a backend tag; only the primitive kernels are overloaded on it.
+#pragma once
+
+#include <concepts>
+
+namespace attractor {
+
+/// Host execution: Eigen for GEMM, OpenMP loops for the rest. Needs only a C++20 compiler.
+struct cpu {
+  static constexpr const char* name = "cpu";
+};
+
+/// NVIDIA GPU execution: cuBLAS for GEMM, CUDA kernels and Thrust for the rest. Its implementations live in
+/// the `.cuh` headers under backend/cuda/, which only nvcc compiles.
+struct cuda {
+  static constexpr const char* name = "cuda";
+};
+
+template <class Backend>
+concept backend_tag = std::same_as<Backend, cpu> || std::same_as<Backend, cuda>;
+
+}  // namespace attractor

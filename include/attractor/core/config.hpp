@@ -1,0 +1,25 @@
+// Configuration macros shared by every layer.
+#pragma once
+
+#define ATTRACTOR_VERSION_MAJOR 0
+#define ATTRACTOR_VERSION_MINOR 1
+#define ATTRACTOR_VERSION_PATCH 0
+
+// Marks a function callable from host and device code. Only nvcc (or clang in CUDA mode) sees the
+// attributes, so the same header compiles with g++ alone.
+#if defined(__CUDACC__)
+#define ATTRACTOR_HOST_DEVICE __host__ __device__
+#define ATTRACTOR_DEVICE __device__
+#else
+#define ATTRACTOR_HOST_DEVICE
+#define ATTRACTOR_DEVICE
+#endif
+
+#define ATTRACTOR_INLINE inline
+
+// OpenMP is optional: without -fopenmp the CPU kernels run on one thread.
+#if defined(_OPENMP)
+#define ATTRACTOR_HAS_OPENMP 1
+#else
+#define ATTRACTOR_HAS_OPENMP 0
+#endif

@@ -1,0 +1,75 @@
+// attractor::error and the checks that raise it.
+//
+// Public functions validate their input and throw attractor::error with a message of the form
+// "function: expected ..., got ...". ATTRACTOR_ASSERT guards internal invariants; it throws too (rather than
+// aborting) so that tests can observe a broken invariant, as Eigen's eigen_assert can be made to.
+#pragma once
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "attractor/core/config.hpp"
+
+namespace attractor {
+
+/// The one exception type of the library. what() names the function, what it expected and what it got.
+class error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+template <class... Parts>
+std::string concat(Parts&&... parts) {
+  std::ostringstream out;
+  (out << ... << std::forward<Parts>(parts));
+  return out.str();
+}
+
+}  // namespace detail
+
+/// Throws attractor::error("function: expected <expected>, got <actual>").
+template <class Expected, class Actual>
+[[noreturn]] void fail(std::string_view function, const Expected& expected, const Actual& actual) {
+  throw error(detail::concat(function, ": expected ", expected, ", got ", actual));
+}
+
+/// Throws attractor::error("function: message").
+[[noreturn]] inline void fail(std::string_view function, std::string_view message) {
+  throw error(detail::concat(function, ": ", message));
+}
+
+/// Throws unless `condition`; the message is built only on failure.
+template <class Expected, class Actual>
+void require(bool condition, std::string_view function, const Expected& expected, const Actual& actual) {
+  if (!condition) fail(function, expected, actual);
+}
+
+/// Throws if any of the n values at `data` is NaN or infinite; names the first offending index.
+template <class Scalar>
+void require_finite(const Scalar* data, std::size_t n, std::string_view function, std::string_view what) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(data[i])) {
+      fail(function, detail::concat("finite values in ", what), detail::concat(data[i], " at flat index ", i));
+    }
+  }
+}
+
+}  // namespace attractor
+
+#define ATTRACTOR_STRINGIFY_IMPL(x) #x
+#define ATTRACTOR_STRINGIFY(x) ATTRACTOR_STRINGIFY_IMPL(x)
+
+/// Internal invariant. Always checked on the host (the checks are cheap and the cost of a silent bug is not).
+#define ATTRACTOR_ASSERT(condition)                                                                                   \
+  do {                                                                                                                \
+    if (!(condition)) {                                                                                               \
+      throw ::attractor::error(                                                                                       \
+          ::attractor::detail::concat("internal invariant violated: ", #condition, " at ", __FILE__, ":", __LINE__)); \
+    }                                                                                                                 \
+  } while (false)
