@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU: builds the `cuda` preset, runs the whole test suite (the CUDA tests included)
+# and then the CUDA and CPU kernel benchmarks. Where the machine cannot install packages, bundle the host
+# dependencies first with shared/tools/device-deps.sh; their .devdeps/ folder is picked up here.
+# Usage: gpu-check.sh [output folder for the benchmark JSON]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+out=${1:-build/cuda/results}
+mkdir -p "$out"
+extra=()
+if [ -d .devdeps/usr ]; then
+  extra=(-DCMAKE_PREFIX_PATH="$PWD/.devdeps/usr" -DCMAKE_INCLUDE_PATH="$PWD/.devdeps/usr/include")
+  export LD_LIBRARY_PATH="$PWD/.devdeps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+cmake --preset cuda "${extra[@]}" >/dev/null
+cmake --build --preset cuda -j "$(nproc)"
+ctest --preset cuda
+./build/cuda/tests/attractor_cuda_tests
+./build/cuda/benchmarks/bench_kernels_cuda --benchmark_min_time=0.5 --benchmark_out="$out/bench_kernels_cuda.json" \
+  --benchmark_out_format=json

@@ -1,0 +1,55 @@
+// Host-callable wrappers around the cuda backend, compiled by nvcc (tests/cuda/*.cu) and called from the doctest
+// suite compiled by g++, so doctest never meets nvcc. Every function takes and returns host arrays.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace attractor_test {
+
+/// Number of CUDA devices; 0 where there is none or no driver.
+int cuda_device_count();
+
+/// C = alpha op(A) op(B) + beta C on the GPU; C is read (for beta) and written on the host side.
+template <class Scalar>
+void cuda_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, Scalar alpha, const Scalar* a,
+               const Scalar* b, Scalar beta, Scalar* c);
+template <class Scalar>
+void cuda_gemm_strided_batched(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, Scalar alpha,
+                               const Scalar* a, const Scalar* b, Scalar beta, Scalar* c, std::size_t batch);
+
+/// out = a * x + y (map with two inputs), out = x * y + z (three inputs), out = 2 x (one input).
+template <class Scalar>
+void cuda_maps(const Scalar* x, const Scalar* y, const Scalar* z, std::size_t n, Scalar a, Scalar* axpy_out,
+               Scalar* fma_out, Scalar* scale_out);
+
+/// Whole-array reductions {sum, max, sum of squares} and the same along rows of a rows x cols array.
+template <class Scalar>
+void cuda_reductions(const Scalar* x, std::size_t rows, std::size_t cols, Scalar* all3, Scalar* row_sum,
+                     Scalar* row_max, Scalar* row_sumsq);
+
+template <class Scalar>
+void cuda_segment_sum(const std::int32_t* keys, const Scalar* x, std::size_t rows, std::size_t cols,
+                      std::size_t segments, Scalar* out);
+
+/// Runs `fn` and reports whether it threw attractor::error, copying the message into `message`.
+bool cuda_segment_sum_rejects_bad_key(char* message, std::size_t capacity);
+
+// --- random (tests/cuda/random_harness.cu) ---------------------------------------------------------------------
+// Each runs the generic fill on context<cuda> with the generator philox(seed, stream, offset) and copies the n values
+// to host_out. The CPU fill with the same arguments gives bit-identical uniforms on (0, 1) and the same words;
+// normals, and uniforms on (low, high), agree to a few ulps (log/sin/cos and FMA contraction differ on device).
+
+/// The raw Philox4x32-10 words of `blocks` blocks, 4 per block: host_out[4 b + j] = philox(seed, stream,
+/// offset).block(b).v[j]. Any counter/key is reachable: counter = (offset lo, hi, stream lo, hi), key = (seed lo, hi).
+void cuda_philox_words(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std::uint32_t* host_out,
+                       std::size_t blocks);
+
+template <class Scalar>
+void cuda_fill_uniform(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, Scalar* host_out, std::size_t n,
+                       Scalar low, Scalar high);
+template <class Scalar>
+void cuda_fill_normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, Scalar* host_out, std::size_t n,
+                      Scalar mean, Scalar stddev);
+
+}  // namespace attractor_test
