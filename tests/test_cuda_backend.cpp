@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "attractor/backend.hpp"
@@ -67,6 +68,10 @@ TEST_CASE_TEMPLATE("cuda maps equal the cpu maps", Scalar, float, double) {
 TEST_CASE_TEMPLATE("cuda reductions match the double reference", Scalar, float, double) {
   for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{1, 1}, {1000, 3}, {129, 5000}, {16384, 256}}) {
     const auto x = random_vector<Scalar>(rows * cols, 9, -1.0, 2.0);
+    // Float inputs accumulate in double, so only the final rounding counts; double inputs are summed in an
+    // order Thrust chooses, so they get the worst-case bound for that many terms.
+    const bool accumulates_wider = std::is_same_v<Scalar, float>;
+    const std::size_t all_terms = accumulates_wider ? 8 : rows * cols, row_terms = accumulates_wider ? 8 : cols;
     Scalar all3[3];
     std::vector<Scalar> rs(rows), rm(rows), rq(rows);
     cuda_reductions<Scalar>(x.data(), rows, cols, all3, rs.data(), rm.data(), rq.data());
@@ -77,9 +82,9 @@ TEST_CASE_TEMPLATE("cuda reductions match the double reference", Scalar, float, 
       ss += double(v) * v;
       mx = std::max(mx, double(v));
     }
-    CHECK(std::abs(all3[0] - s) <= sum_tolerance<Scalar>(sa, 8));
+    CHECK(std::abs(all3[0] - s) <= sum_tolerance<Scalar>(sa, all_terms));
     CHECK(all3[1] == static_cast<Scalar>(mx));
-    CHECK(std::abs(all3[2] - ss) <= sum_tolerance<Scalar>(ss, 8));
+    CHECK(std::abs(all3[2] - ss) <= sum_tolerance<Scalar>(ss, all_terms));
     for (std::size_t r = 0; r < rows; ++r) {
       double rsum = 0, rabs = 0, rsq = 0, rmax = -1e300;
       for (std::size_t c = 0; c < cols; ++c) {
@@ -89,8 +94,8 @@ TEST_CASE_TEMPLATE("cuda reductions match the double reference", Scalar, float, 
         rsq += v * v;
         rmax = std::max(rmax, v);
       }
-      REQUIRE(std::abs(rs[r] - rsum) <= sum_tolerance<Scalar>(rabs, 8));
-      REQUIRE(std::abs(rq[r] - rsq) <= sum_tolerance<Scalar>(rsq, 8));
+      REQUIRE(std::abs(rs[r] - rsum) <= sum_tolerance<Scalar>(rabs, row_terms));
+      REQUIRE(std::abs(rq[r] - rsq) <= sum_tolerance<Scalar>(rsq, row_terms));
       REQUIRE(rm[r] == static_cast<Scalar>(rmax));
     }
   }
