@@ -15,6 +15,24 @@
 
 namespace attractor {
 
+namespace detail {
+/// The calling thread's index in the enclosing OpenMP team, and the team's size; 0 and 1 without OpenMP.
+inline int omp_thread_index() {
+#if ATTRACTOR_HAS_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+inline int omp_team_size() {
+#if ATTRACTOR_HAS_OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+}  // namespace detail
+
 template <class Backend>
 class context;
 

@@ -16,14 +16,9 @@ inline constexpr std::size_t parallel_grain = 16384;
 template <class F>
 void for_each_index(context<cpu>& ctx, std::size_t n, F f) {
   const auto count = static_cast<std::ptrdiff_t>(n);
-#if ATTRACTOR_HAS_OPENMP
-  const int threads = n >= detail::parallel_grain ? ctx.threads() : 1;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  [[maybe_unused]] const int threads = n >= detail::parallel_grain ? ctx.threads() : 1;
+  ATTRACTOR_OMP(parallel for schedule(static) num_threads(threads) if (threads > 1))
   for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
-#else
-  (void)ctx;
-  for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
-#endif
 }
 
 }  // namespace attractor

@@ -98,14 +98,15 @@ void gemm_strided_batched(context<cpu>& ctx, transpose trans_a, transpose trans_
   // Many small products: one per thread, Eigen single-threaded inside (it detects the enclosing parallel
   // region). Few large ones: one after another, each parallel inside Eigen.
   const int threads = ctx.threads();
-  const bool across_batch = batch >= static_cast<std::size_t>(threads) && m * n * k < (std::size_t{1} << 21);
+  [[maybe_unused]] const bool across_batch =
+      batch >= static_cast<std::size_t>(threads) && m * n * k < (std::size_t{1} << 21);
   Eigen::setNbThreads(threads);
   const auto count = static_cast<std::ptrdiff_t>(batch);
-#pragma omp parallel for schedule(static) num_threads(threads) if (across_batch && threads > 1)
-  for (std::ptrdiff_t i = 0; i < count; ++i) {
-    const auto u = static_cast<std::size_t>(i);
-    detail::gemm_eigen(shape, alpha, a + u * stride_a, b + u * stride_b, beta, c + u * stride_c);
-  }
+ATTRACTOR_OMP(parallel for schedule(static) num_threads(threads) if (across_batch && threads > 1))
+for (std::ptrdiff_t i = 0; i < count; ++i) {
+  const auto u = static_cast<std::size_t>(i);
+  detail::gemm_eigen(shape, alpha, a + u * stride_a, b + u * stride_b, beta, c + u * stride_c);
+}
 }
 
 }  // namespace attractor

@@ -37,7 +37,7 @@ void segment_sum(context<cpu>& ctx, const Key* keys, const Scalar* x, std::size_
     for (std::size_t r = 0; r < rows; ++r) {
       Scalar* dst = out + static_cast<std::size_t>(keys[r]) * cols;
       const Scalar* src = x + r * cols;
-#pragma omp simd
+      ATTRACTOR_OMP(simd)
       for (std::size_t c = 0; c < cols; ++c) dst[c] += src[c];
     }
     return;
@@ -46,19 +46,14 @@ void segment_sum(context<cpu>& ctx, const Key* keys, const Scalar* x, std::size_
   // additions. Narrow arrays would leave threads idle, so they split rows instead, into per-thread partial
   // sums added up in thread order afterwards.
   if (cols >= static_cast<std::size_t>(threads) * 16) {
-#pragma omp parallel num_threads(threads)
-    {
-#if ATTRACTOR_HAS_OPENMP
-      const auto t = static_cast<std::size_t>(omp_get_thread_num());
-      const auto nt = static_cast<std::size_t>(omp_get_num_threads());
-#else
-      const std::size_t t = 0, nt = 1;
-#endif
+    ATTRACTOR_OMP(parallel num_threads(threads)) {
+      const auto t = static_cast<std::size_t>(detail::omp_thread_index());
+      const auto nt = static_cast<std::size_t>(detail::omp_team_size());
       const std::size_t c0 = cols * t / nt, c1 = cols * (t + 1) / nt;
       for (std::size_t r = 0; r < rows; ++r) {
         Scalar* dst = out + static_cast<std::size_t>(keys[r]) * cols;
         const Scalar* src = x + r * cols;
-#pragma omp simd
+        ATTRACTOR_OMP(simd)
         for (std::size_t c = c0; c < c1; ++c) dst[c] += src[c];
       }
     }
@@ -67,13 +62,8 @@ void segment_sum(context<cpu>& ctx, const Key* keys, const Scalar* x, std::size_
   const std::size_t nt = static_cast<std::size_t>(threads);
   auto* partial = static_cast<Scalar*>(ctx.scratch(nt * segments * cols * sizeof(Scalar)));
   std::fill(partial, partial + nt * segments * cols, Scalar(0));
-#pragma omp parallel num_threads(threads)
-  {
-#if ATTRACTOR_HAS_OPENMP
-    const auto t = static_cast<std::size_t>(omp_get_thread_num());
-#else
-    const std::size_t t = 0;
-#endif
+  ATTRACTOR_OMP(parallel num_threads(threads)) {
+    const auto t = static_cast<std::size_t>(detail::omp_thread_index());
     const std::size_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
     Scalar* mine = partial + t * segments * cols;
     for (std::size_t r = r0; r < r1; ++r) {

@@ -17,9 +17,13 @@
 
 #define ATTRACTOR_INLINE inline
 
-// OpenMP is optional: without -fopenmp the CPU kernels run on one thread.
+// OpenMP is optional: without -fopenmp the CPU kernels run on one thread, and ATTRACTOR_OMP(directive) expands
+// to nothing, so the headers stay warning-free (no unknown pragmas) in a build without it.
 #if defined(_OPENMP)
 #define ATTRACTOR_HAS_OPENMP 1
+#define ATTRACTOR_PRAGMA(text) _Pragma(#text)
+#define ATTRACTOR_OMP(directive) ATTRACTOR_PRAGMA(omp directive)
 #else
 #define ATTRACTOR_HAS_OPENMP 0
+#define ATTRACTOR_OMP(directive)
 #endif
