@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages attractor needs, only those missing; prints nothing when all are present.
-# Thrust and cuBLAS come from the CUDA toolkit where it is installed; libthrust-dev stands in for Thrust otherwise.
+# Thrust and cuBLAS come from the CUDA toolkit. Only the cuda backend uses Thrust, so libthrust-dev is added where an
+# nvcc is installed whose toolkit lacks the Thrust headers (Debian's nvidia-cuda-toolkit ships without them).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build git pkg-config libeigen3-dev xtensor-dev doctest-dev libbenchmark-dev
           clang-format)
-if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
-  packages+=(libthrust-dev)
+nvcc=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; } || true)
+if [ -n "$nvcc" ]; then
+  toolkit=$(dirname "$(dirname "$(readlink -f "$nvcc")")")
+  if [ ! -e "$toolkit/include/thrust/version.h" ] && [ ! -e "$toolkit/include/cccl/thrust/version.h" ] &&
+     [ ! -e /usr/include/thrust/version.h ]; then
+    packages+=(libthrust-dev)
+  fi
 fi
 packages+=("$@")  # extra packages a caller needs, e.g. python3-matplotlib for the example's figure
 
