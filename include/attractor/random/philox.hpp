@@ -199,39 +199,29 @@ private:
 
 namespace detail {
 
-/// for_each_index functor: index b = block b, which writes elements [k b, k b + k) clipped to n. Named structs,
-/// not lambdas, so that nvcc needs no --extended-lambda. One block per index means no block is computed twice.
-template <class Scalar>
-struct uniform_fill_kernel {
-  philox gen;
-  Scalar* out;
-  std::size_t n;
-  Scalar low;
-  Scalar width;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t b) const {
-    constexpr unsigned k = philox_values_per_block<Scalar>();
-    const std::size_t first = b * k;
-    const unsigned count = n - first < k ? static_cast<unsigned>(n - first) : k;
-    Scalar values[k];
-    uniform_block(gen.counter(b), gen.key(), values, count);
-    for (unsigned j = 0; j < count; ++j) out[first + j] = low + width * values[j];
-  }
-};
+enum class philox_distribution { uniform, normal };
 
-template <class Scalar>
-struct normal_fill_kernel {
+/// for_each_index functor: index b = block b, which writes shift + scale * v for the values v of block b into
+/// elements [k b, k b + k), clipped to n. Named structs, not lambdas, so that nvcc needs no --extended-lambda. One
+/// block per index means no block is computed twice.
+template <class Scalar, philox_distribution Distribution>
+struct philox_fill_kernel {
   philox gen;
   Scalar* out;
   std::size_t n;
-  Scalar mean;
-  Scalar stddev;
+  Scalar shift;
+  Scalar scale;
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t b) const {
     constexpr unsigned k = philox_values_per_block<Scalar>();
     const std::size_t first = b * k;
     const unsigned count = n - first < k ? static_cast<unsigned>(n - first) : k;
     Scalar values[k];
-    normal_block(gen.counter(b), gen.key(), values, count);
-    for (unsigned j = 0; j < count; ++j) out[first + j] = mean + stddev * values[j];
+    if constexpr (Distribution == philox_distribution::uniform) {
+      uniform_block(gen.counter(b), gen.key(), values, count);
+    } else {
+      normal_block(gen.counter(b), gen.key(), values, count);
+    }
+    for (unsigned j = 0; j < count; ++j) out[first + j] = shift + scale * values[j];
   }
 };
 
@@ -248,8 +238,9 @@ void fill_uniform(context<Backend>& ctx, philox& gen, Scalar* out, std::size_t n
   require(out != nullptr || n == 0, "fill_uniform", "a non-null output for n > 0", detail::concat("n = ", n));
   if (n == 0) return;
   const std::uint64_t blocks = philox_blocks<Scalar>(n);
-  for_each_index(ctx, static_cast<std::size_t>(blocks),
-                 detail::uniform_fill_kernel<Scalar>{gen, out, n, low, high - low});
+  for_each_index(
+      ctx, static_cast<std::size_t>(blocks),
+      detail::philox_fill_kernel<Scalar, detail::philox_distribution::uniform>{gen, out, n, low, high - low});
   gen.advance(blocks);
 }
 
@@ -264,7 +255,8 @@ void fill_normal(context<Backend>& ctx, philox& gen, Scalar* out, std::size_t n,
   require(out != nullptr || n == 0, "fill_normal", "a non-null output for n > 0", detail::concat("n = ", n));
   if (n == 0) return;
   const std::uint64_t blocks = philox_blocks<Scalar>(n);
-  for_each_index(ctx, static_cast<std::size_t>(blocks), detail::normal_fill_kernel<Scalar>{gen, out, n, mean, stddev});
+  for_each_index(ctx, static_cast<std::size_t>(blocks),
+                 detail::philox_fill_kernel<Scalar, detail::philox_distribution::normal>{gen, out, n, mean, stddev});
   gen.advance(blocks);
 }
 
