@@ -1,0 +1,407 @@
+// autograd::graph: reverse-mode differentiation over whole-tensor operations, in the manner of ggml. A graph is
+// built once (which allocates every intermediate tensor and gradient), then forward() and backward() run it as many
+// times as needed without allocating. Inputs are leaves whose values the caller writes before each forward();
+// parameters are leaves that alias a parameter's value and gradient.
+//
+// Shapes are checked when the graph is built. Every operation is written once, for every backend, on the
+// primitives of the backend layer and the functors of autograd/kernels.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "attractor/autograd/kernels.hpp"
+#include "attractor/autograd/parameter.hpp"
+#include "attractor/backend/for_each.hpp"
+#include "attractor/backend/gemm.hpp"
+#include "attractor/backend/reduce.hpp"
+#include "attractor/backend/segment_sum.hpp"
+#include "attractor/core/error.hpp"
+#include "attractor/tensor/ops.hpp"
+
+namespace attractor::autograd {
+
+/// A handle to a tensor of the graph: an input, a parameter or the result of an operation.
+struct value {
+  std::size_t id = std::numeric_limits<std::size_t>::max();
+};
+
+/// A handle to an int32 index input (for gather_rows).
+struct index_value {
+  std::size_t id = std::numeric_limits<std::size_t>::max();
+};
+
+template <floating_scalar Scalar, class Backend>
+class graph {
+public:
+  using view_type = tensor_view<Scalar, Backend>;
+
+  explicit graph(context<Backend>& ctx) : ctx_(&ctx) {}
+  // Operations refer back to the graph, so it stays where it was built (hold it in a unique_ptr to move it).
+  graph(graph&&) = delete;
+  graph& operator=(graph&&) = delete;
+  graph(const graph&) = delete;
+  graph& operator=(const graph&) = delete;
+
+  [[nodiscard]] context<Backend>& ctx() const { return *ctx_; }
+
+  // --- leaves -----------------------------------------------------------------------------------------------
+
+  /// A tensor the caller fills (through value_of) before each forward(). With requires_grad, backward() computes
+  /// its gradient too (used by check_gradients).
+  value input(const shape& s, bool requires_grad = false) {
+    node n;
+    n.own_value = tensor<Scalar, Backend>(s);
+    n.value = n.own_value.view();
+    n.needs_grad = requires_grad;
+    n.name = "input";
+    return add_node(std::move(n));
+  }
+
+  /// A leaf that aliases p's value and gradient. backward() overwrites p.grad (it does not accumulate across calls).
+  value parameter(autograd::parameter<Scalar, Backend>& p) {
+    node n;
+    n.value = p.value.view();
+    n.grad = p.grad.view();
+    n.needs_grad = true;
+    n.is_parameter = true;
+    n.name = p.name;
+    return add_node(std::move(n));
+  }
+
+  /// n int32 indices the caller fills (through index_of) before each forward().
+  index_value index_input(std::size_t n) {
+    indices_.emplace_back(shape{n});
+    return {indices_.size() - 1};
+  }
+
+  // --- operations -------------------------------------------------------------------------------------------
+
+  /// y = x W^T + b, as torch.nn.Linear: x (batch x in), W (out x in), b (out) or no bias.
+  value linear(value x, value weight, value bias = {}) {
+    constexpr const char* fn = "graph::linear";
+    const shape& xs = shape_of(x);
+    const shape& ws = shape_of(weight);
+    require(xs.rank() == 2 && ws.rank() == 2 && xs[1] == ws[1], fn, "x (batch x in) and weight (out x in)",
+            detail::concat("x ", xs, ", weight ", ws));
+    const std::size_t batch = xs[0], in = xs[1], out = ws[0];
+    const bool has_bias = bias.id != value{}.id;
+    if (has_bias)
+      require(shape_of(bias) == shape{out}, fn, detail::concat("bias of shape (", out, ")"), shape_of(bias));
+    const value y = make_result({batch, out}, {x, weight, bias});
+    // Column sums of dy (the bias gradient) are a GEMM with a row of ones.
+    auto ones = std::make_shared<tensor<Scalar, Backend>>(shape{1, batch});
+    attractor::fill(ctx(), *ones, Scalar(1));
+    add_op(
+        [=, this] {
+          gemm(ctx(), transpose::no, transpose::yes, batch, out, in, Scalar(1), data(x), in, data(weight), in,
+               Scalar(0), data(y), out);
+          if (has_bias) for_each_index(ctx(), batch * out, kernels::add_row_vector<Scalar>{data(y), data(bias), out});
+        },
+        [=, this] {
+          const Scalar* dy = grad_data(y);
+          if (needs_grad(x))
+            gemm(ctx(), transpose::no, transpose::no, batch, in, out, Scalar(1), dy, out, data(weight), in, Scalar(1),
+                 grad_data(x), in);
+          if (needs_grad(weight))
+            gemm(ctx(), transpose::yes, transpose::no, out, in, batch, Scalar(1), dy, out, data(x), in, Scalar(1),
+                 grad_data(weight), in);
+          if (has_bias && needs_grad(bias))
+            gemm(ctx(), transpose::no, transpose::no, 1, out, batch, Scalar(1), ones->data(), batch, dy, out, Scalar(1),
+                 grad_data(bias), out);
+        });
+    return y;
+  }
+
+  /// a + b, where b has a's shape, or is a row vector of a's last extent (added to every row), or is
+  /// (rows x 1) (added to every column of its row).
+  value add(value a, value b) { return binary<false>(a, b, "graph::add"); }
+  /// a * b element-wise, with the broadcasts of add.
+  value mul(value a, value b) { return binary<true>(a, b, "graph::mul"); }
+
+  value relu(value x) { return unary<kernels::activation::relu>(x); }
+  value silu(value x) { return unary<kernels::activation::silu>(x); }
+  value tanh(value x) { return unary<kernels::activation::tanh>(x); }
+
+  /// Layer norm over the last axis without affine parameters (torch.nn.LayerNorm(elementwise_affine=False)).
+  value layer_norm(value x, Scalar eps = Scalar(1e-5)) {
+    const shape& xs = shape_of(x);
+    require(xs.rank() >= 1 && xs[xs.rank() - 1] > 0, "graph::layer_norm", "a non-empty last axis", xs);
+    require(eps > 0, "graph::layer_norm", "eps > 0", eps);
+    const std::size_t cols = xs[xs.rank() - 1], rows = xs.size() / cols;
+    const value y = make_result(xs, {x});
+    auto rstd = std::make_shared<tensor<Scalar, Backend>>(shape{rows});
+    add_op(
+        [=, this] {
+          for_each_index(ctx(), rows, kernels::layer_norm_forward<Scalar>{data(y), rstd->data(), data(x), cols, eps});
+        },
+        [=, this] {
+          if (needs_grad(x))
+            for_each_index(
+                ctx(), rows,
+                kernels::layer_norm_backward<Scalar>{grad_data(x), grad_data(y), data(y), rstd->data(), cols});
+        });
+    return y;
+  }
+
+  /// [a, b] along the last axis of two (rows x cols) tensors with the same rows.
+  value concat(value a, value b) {
+    const shape &as = shape_of(a), &bs = shape_of(b);
+    require(as.rank() == 2 && bs.rank() == 2 && as[0] == bs[0], "graph::concat", "two rank-2 tensors with equal rows",
+            detail::concat("a ", as, ", b ", bs));
+    const std::size_t rows = as[0], ca = as[1], cb = bs[1], cols = ca + cb;
+    const value y = make_result({rows, cols}, {a, b});
+    add_op(
+        [=, this] {
+          copy_block<false>(data(y), cols, 0, data(a), ca, 0, rows, ca);
+          copy_block<false>(data(y), cols, ca, data(b), cb, 0, rows, cb);
+        },
+        [=, this] {
+          if (needs_grad(a)) copy_block<true>(grad_data(a), ca, 0, grad_data(y), cols, 0, rows, ca);
+          if (needs_grad(b)) copy_block<true>(grad_data(b), cb, 0, grad_data(y), cols, ca, rows, cb);
+        });
+    return y;
+  }
+
+  /// The first `first` columns and the rest, of a (rows x cols) tensor.
+  std::pair<value, value> split(value x, std::size_t first) {
+    const shape& xs = shape_of(x);
+    require(xs.rank() == 2 && first <= xs[1], "graph::split",
+            detail::concat("a rank-2 tensor with >= ", first, " columns"), xs);
+    const std::size_t rows = xs[0], cols = xs[1], rest = cols - first;
+    const value a = make_result({rows, first}, {x});
+    const value b = make_result({rows, rest}, {x});
+    add_op(
+        [=, this] {
+          copy_block<false>(data(a), first, 0, data(x), cols, 0, rows, first);
+          copy_block<false>(data(b), rest, 0, data(x), cols, first, rows, rest);
+        },
+        [=, this] {
+          if (!needs_grad(x)) return;
+          copy_block<true>(grad_data(x), cols, 0, grad_data(a), first, 0, rows, first);
+          copy_block<true>(grad_data(x), cols, first, grad_data(b), rest, 0, rows, rest);
+        });
+    return {a, b};
+  }
+
+  /// The sum of all elements, as a rank-0 tensor.
+  value sum(value x) { return scaled_sum(x, Scalar(1)); }
+  /// The mean of all elements, as a rank-0 tensor.
+  value mean(value x) {
+    const std::size_t n = shape_of(x).size();
+    require(n > 0, "graph::mean", "a non-empty tensor", shape_of(x));
+    return scaled_sum(x, Scalar(1) / Scalar(n));
+  }
+
+  /// mean((pred - target)^2) over all elements, as torch.nn.MSELoss: a rank-0 tensor.
+  value mse(value pred, value target) {
+    const shape& ps = shape_of(pred);
+    require(ps == shape_of(target), "graph::mse", detail::concat("a target of shape ", ps), shape_of(target));
+    require(ps.size() > 0, "graph::mse", "non-empty tensors", ps);
+    const std::size_t n = ps.size();
+    const value loss = make_result(shape{}, {pred, target});
+    auto diff = std::make_shared<tensor<Scalar, Backend>>(shape{n});
+    const Scalar inv_n = Scalar(1) / Scalar(n);
+    add_op(
+        [=, this] {
+          for_each_index(ctx(), n, kernels::difference<Scalar>{diff->data(), data(pred), data(target)});
+          reduce_rows(ctx(), reduction::sum_squares, diff->data(), 1, n, data(loss));
+          for_each_index(ctx(), 1, kernels::scale_scalar<Scalar>{data(loss), data(loss), inv_n});
+        },
+        [=, this] {
+          if (needs_grad(pred))
+            for_each_index(
+                ctx(), n,
+                kernels::scaled_by_upstream<Scalar>{grad_data(pred), diff->data(), grad_data(loss), 2 * inv_n});
+          if (needs_grad(target))
+            for_each_index(
+                ctx(), n,
+                kernels::scaled_by_upstream<Scalar>{grad_data(target), diff->data(), grad_data(loss), -2 * inv_n});
+        });
+    return loss;
+  }
+
+  /// out[i, :] = x[index[i], :] for a (rows x cols) x: a row gather. The backward pass sums the gradients of rows
+  /// that share an index (segment_sum). Indices must lie in [0, rows); they are checked on cpu at every forward().
+  value gather_rows(value x, index_value index) {
+    const shape& xs = shape_of(x);
+    require(xs.rank() == 2, "graph::gather_rows", "x of rank 2", xs);
+    require(index.id < indices_.size(), "graph::gather_rows", "an index_input of this graph", index.id);
+    const std::size_t rows = xs[0], cols = xs[1], n = indices_[index.id].size();
+    const value y = make_result({n, cols}, {x});
+    auto gathered = std::make_shared<tensor<Scalar, Backend>>(shape{rows, cols});
+    add_op(
+        [=, this] {
+          const std::int32_t* idx = indices_[index.id].data();
+          if constexpr (std::is_same_v<Backend, cpu>) validate_segment_keys(idx, n, rows, "graph::gather_rows");
+          for_each_index(ctx(), n * cols, kernels::gather_rows<Scalar>{data(y), data(x), idx, cols});
+        },
+        [=, this] {
+          if (!needs_grad(x)) return;
+          segment_sum(ctx(), indices_[index.id].data(), grad_data(y), n, cols, rows, gathered->data());
+          for_each_index(ctx(), rows * cols, kernels::accumulate<Scalar>{grad_data(x), gathered->data()});
+        });
+    return y;
+  }
+
+  // --- running ----------------------------------------------------------------------------------------------
+
+  /// Runs every operation in the order it was added.
+  void forward() {
+    for (auto& op : ops_) op.forward();
+  }
+
+  /// Zeroes every gradient of the graph (parameters' included), seeds d loss = 1 and runs the operations backwards.
+  void backward(value loss) {
+    require(loss.id < nodes_.size() && shape_of(loss).size() == 1, "graph::backward", "a one-element loss",
+            loss.id < nodes_.size() ? shape_of(loss).str() : std::string("an unknown value"));
+    require(needs_grad(loss), "graph::backward", "a loss that depends on a parameter or a requires_grad input",
+            "a constant");
+    for (auto& n : nodes_)
+      if (n.needs_grad) attractor::fill(ctx(), n.grad.size(), n.grad.data(), Scalar(0));
+    attractor::fill(ctx(), 1, grad_data(loss), Scalar(1));
+    for (auto it = ops_.rbegin(); it != ops_.rend(); ++it)
+      if (it->output_needs_grad) it->backward();
+  }
+
+  [[nodiscard]] view_type value_of(value v) const { return node_of(v).value; }
+  /// The gradient of v; empty where v does not depend on a parameter or a requires_grad input.
+  [[nodiscard]] view_type grad_of(value v) const { return node_of(v).grad; }
+  [[nodiscard]] tensor_view<std::int32_t, Backend> index_of(index_value i) {
+    require(i.id < indices_.size(), "graph::index_of", "an index_input of this graph", i.id);
+    return indices_[i.id].view();
+  }
+  [[nodiscard]] const shape& shape_of(value v) const { return node_of(v).value.shape(); }
+  [[nodiscard]] bool needs_grad(value v) const { return node_of(v).needs_grad; }
+  [[nodiscard]] const std::string& name_of(value v) const { return node_of(v).name; }
+  [[nodiscard]] std::size_t size() const { return nodes_.size(); }
+
+private:
+  struct node {
+    tensor<Scalar, Backend> own_value, own_grad;
+    view_type value, grad;
+    bool needs_grad = false;
+    bool is_parameter = false;
+    std::string name;
+  };
+  struct operation {
+    std::function<void()> forward, backward;
+    bool output_needs_grad = false;
+  };
+
+  const node& node_of(value v) const {
+    require(v.id < nodes_.size(), "graph", "a value of this graph", v.id);
+    return nodes_[v.id];
+  }
+  Scalar* data(value v) const { return nodes_[v.id].value.data(); }
+  Scalar* grad_data(value v) const { return nodes_[v.id].grad.data(); }
+
+  value add_node(node n) {
+    if (n.needs_grad && n.grad.data() == nullptr && n.value.size() > 0) {
+      n.own_grad = tensor<Scalar, Backend>(n.value.shape());
+      n.grad = n.own_grad.view();
+    }
+    nodes_.push_back(std::move(n));
+    return {nodes_.size() - 1};
+  }
+
+  /// A new result node of shape s; it needs a gradient when any of its (valid) operands does.
+  value make_result(const shape& s, std::initializer_list<value> operands) {
+    node n;
+    n.own_value = tensor<Scalar, Backend>(s);
+    n.value = n.own_value.view();
+    for (value v : operands)
+      if (v.id != value{}.id) n.needs_grad = n.needs_grad || node_of(v).needs_grad;
+    n.name = "result";
+    pending_needs_grad_ = n.needs_grad;
+    return add_node(std::move(n));
+  }
+
+  void add_op(std::function<void()> forward, std::function<void()> backward) {
+    ops_.push_back({std::move(forward), std::move(backward), pending_needs_grad_});
+  }
+
+  template <bool Accumulate>
+  void copy_block(Scalar* dst, std::size_t dst_cols, std::size_t dst_col, const Scalar* src, std::size_t src_cols,
+                  std::size_t src_col, std::size_t rows, std::size_t width) {
+    for_each_index(ctx(), rows * width,
+                   kernels::copy_columns<Scalar, Accumulate>{dst, src, width, dst_cols, dst_col, src_cols, src_col});
+  }
+
+  template <kernels::activation A>
+  value unary(value x) {
+    const value y = make_result(shape_of(x), {x});
+    const std::size_t n = shape_of(x).size();
+    add_op(
+        [=, this] {
+          for_each_index(ctx(), n, kernels::activation_forward<Scalar, A>{data(y), data(x)});
+        },
+        [=, this] {
+          if (needs_grad(x))
+            for_each_index(ctx(), n,
+                           kernels::activation_backward<Scalar, A>{grad_data(x), grad_data(y), data(x), data(y)});
+        });
+    return y;
+  }
+
+  template <bool Multiply>
+  value binary(value a, value b, const char* fn) {
+    const shape &as = shape_of(a), &bs = shape_of(b);
+    const std::size_t cols = as.rank() == 0 ? 1 : as[as.rank() - 1], rows = cols == 0 ? 0 : as.size() / cols;
+    if (as == bs) return binary_with<Multiply, kernels::broadcast::none>(a, b, rows, cols, as.size());
+    if (bs == shape{cols}) return binary_with<Multiply, kernels::broadcast::per_feature>(a, b, rows, cols, cols);
+    if (as.rank() == 2 && bs == shape{rows, 1})
+      return binary_with<Multiply, kernels::broadcast::per_row>(a, b, rows, cols, rows);
+    fail(fn, detail::concat("b of shape ", as, ", (", cols, ") or (", rows, ", 1)"), bs);
+  }
+
+  template <bool Multiply, kernels::broadcast B>
+  value binary_with(value a, value b, std::size_t rows, std::size_t cols, std::size_t b_size) {
+    const value y = make_result(shape_of(a), {a, b});
+    const std::size_t n = rows * cols;
+    add_op(
+        [=, this] {
+          for_each_index(ctx(), n, kernels::binary_forward<Scalar, B, Multiply>{data(y), data(a), data(b), cols});
+        },
+        [=, this] {
+          if (needs_grad(a))
+            for_each_index(ctx(), n,
+                           kernels::binary_backward_a<Scalar, B, Multiply>{grad_data(a), grad_data(y), data(b), cols});
+          if (needs_grad(b))
+            for_each_index(
+                ctx(), b_size,
+                kernels::binary_backward_b<Scalar, B, Multiply>{grad_data(b), grad_data(y), data(a), rows, cols});
+        });
+    return y;
+  }
+
+  value scaled_sum(value x, Scalar scale) {
+    const std::size_t n = shape_of(x).size();
+    const value y = make_result(shape{}, {x});
+    add_op(
+        [=, this] {
+          reduce_rows(ctx(), reduction::sum, data(x), 1, n, data(y));
+          if (scale != Scalar(1)) for_each_index(ctx(), 1, kernels::scale_scalar<Scalar>{data(y), data(y), scale});
+        },
+        [=, this] {
+          if (needs_grad(x))
+            for_each_index(ctx(), n, kernels::broadcast_scalar<Scalar>{grad_data(x), grad_data(y), scale});
+        });
+    return y;
+  }
+
+  context<Backend>* ctx_;
+  std::vector<node> nodes_;
+  std::vector<operation> ops_;
+  std::vector<tensor<std::int32_t, Backend>> indices_;
+  bool pending_needs_grad_ = false;
+};
+
+}  // namespace attractor::autograd

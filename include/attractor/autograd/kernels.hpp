@@ -1,0 +1,249 @@
+// The element-wise and per-row kernels of the autograd operations, as named functors run by for_each_index, so
+// each is written once for every backend. Pointers are raw; shapes were checked when the graph was built.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "attractor/core/config.hpp"
+
+namespace attractor::autograd::kernels {
+
+// std:: overloads for float and double, on the host and (through CUDA's math headers) on the device.
+using std::exp;
+using std::sqrt;
+using std::tanh;
+
+/// dst[i] += src[i]
+template <class S>
+struct accumulate {
+  S* dst;
+  const S* src;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { dst[i] += src[i]; }
+};
+
+/// y[r, c] += b[c] over a rows x cols array: a bias added to every row.
+template <class S>
+struct add_row_vector {
+  S* y;
+  const S* b;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] += b[i % cols]; }
+};
+
+/// How the second operand of a binary operation is laid out against the first (rows x cols).
+enum class broadcast { none, per_feature, per_row };
+
+template <broadcast B>
+ATTRACTOR_HOST_DEVICE inline std::size_t broadcast_index(std::size_t i, std::size_t cols) {
+  if constexpr (B == broadcast::none) {
+    return i;
+  } else if constexpr (B == broadcast::per_feature) {
+    return i % cols;
+  } else {
+    return i / cols;
+  }
+}
+
+template <class S, broadcast B, bool Multiply>
+struct binary_forward {
+  S* out;
+  const S* a;
+  const S* b;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    const S bv = b[broadcast_index<B>(i, cols)];
+    out[i] = Multiply ? a[i] * bv : a[i] + bv;
+  }
+};
+
+/// da[i] += dy[i] (add) or dy[i] * b (multiply).
+template <class S, broadcast B, bool Multiply>
+struct binary_backward_a {
+  S* da;
+  const S* dy;
+  const S* b;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    da[i] += Multiply ? dy[i] * b[broadcast_index<B>(i, cols)] : dy[i];
+  }
+};
+
+/// db[j] += sum over the elements i that read b[j] of dy[i] (add) or dy[i] * a[i] (multiply). One index per
+/// element of b, each summing its own elements in order: deterministic, no atomics.
+template <class S, broadcast B, bool Multiply>
+struct binary_backward_b {
+  S* db;
+  const S* dy;
+  const S* a;
+  std::size_t rows, cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t j) const {
+    S acc = 0;
+    if constexpr (B == broadcast::none) {
+      acc = Multiply ? dy[j] * a[j] : dy[j];
+    } else if constexpr (B == broadcast::per_feature) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t i = r * cols + j;
+        acc += Multiply ? dy[i] * a[i] : dy[i];
+      }
+    } else {
+      for (std::size_t c = 0; c < cols; ++c) {
+        const std::size_t i = j * cols + c;
+        acc += Multiply ? dy[i] * a[i] : dy[i];
+      }
+    }
+    db[j] += acc;
+  }
+};
+
+enum class activation { relu, silu, tanh };
+
+template <class S, activation A>
+struct activation_forward {
+  S* y;
+  const S* x;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    const S v = x[i];
+    if constexpr (A == activation::relu) {
+      y[i] = v > S(0) ? v : S(0);
+    } else if constexpr (A == activation::silu) {
+      y[i] = v / (S(1) + exp(-v));
+    } else {
+      y[i] = tanh(v);
+    }
+  }
+};
+
+template <class S, activation A>
+struct activation_backward {
+  S* dx;
+  const S* dy;
+  const S* x;
+  const S* y;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    if constexpr (A == activation::relu) {
+      dx[i] += x[i] > S(0) ? dy[i] : S(0);
+    } else if constexpr (A == activation::silu) {
+      const S s = S(1) / (S(1) + exp(-x[i]));
+      dx[i] += dy[i] * s * (S(1) + x[i] * (S(1) - s));
+    } else {
+      dx[i] += dy[i] * (S(1) - y[i] * y[i]);
+    }
+  }
+};
+
+/// Layer norm without affine parameters, one index per row: y = (x - mean) * rstd, rstd = 1 / sqrt(var + eps),
+/// with the biased variance, as torch.nn.LayerNorm. Keeps rstd for the backward pass.
+template <class S>
+struct layer_norm_forward {
+  S* y;
+  S* rstd;
+  const S* x;
+  std::size_t cols;
+  S eps;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r) const {
+    const S* xr = x + r * cols;
+    S* yr = y + r * cols;
+    S mean = 0;
+    for (std::size_t c = 0; c < cols; ++c) mean += xr[c];
+    mean /= S(cols);
+    S var = 0;
+    for (std::size_t c = 0; c < cols; ++c) var += (xr[c] - mean) * (xr[c] - mean);
+    var /= S(cols);
+    const S inv = S(1) / sqrt(var + eps);
+    rstd[r] = inv;
+    for (std::size_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mean) * inv;
+  }
+};
+
+/// dx += rstd * (dy - mean(dy) - y * mean(dy * y)), per row.
+template <class S>
+struct layer_norm_backward {
+  S* dx;
+  const S* dy;
+  const S* y;
+  const S* rstd;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r) const {
+    const S* dyr = dy + r * cols;
+    const S* yr = y + r * cols;
+    S mean_dy = 0, mean_dy_y = 0;
+    for (std::size_t c = 0; c < cols; ++c) {
+      mean_dy += dyr[c];
+      mean_dy_y += dyr[c] * yr[c];
+    }
+    mean_dy /= S(cols);
+    mean_dy_y /= S(cols);
+    S* dxr = dx + r * cols;
+    for (std::size_t c = 0; c < cols; ++c) dxr[c] += rstd[r] * (dyr[c] - mean_dy - yr[c] * mean_dy_y);
+  }
+};
+
+/// Copies a rows x width block between arrays of different row lengths: dst[r, dst_col + c] (=|+=) src[r, src_col + c].
+template <class S, bool Accumulate>
+struct copy_columns {
+  S* dst;
+  const S* src;
+  std::size_t width, dst_cols, dst_col, src_cols, src_col;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t r = i / width, c = i % width;
+    const S v = src[r * src_cols + src_col + c];
+    if constexpr (Accumulate) {
+      dst[r * dst_cols + dst_col + c] += v;
+    } else {
+      dst[r * dst_cols + dst_col + c] = v;
+    }
+  }
+};
+
+/// out[i, :] = x[index[i], :]
+template <class S>
+struct gather_rows {
+  S* out;
+  const S* x;
+  const std::int32_t* index;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    out[i] = x[static_cast<std::size_t>(index[i / cols]) * cols + i % cols];
+  }
+};
+
+/// diff[i] = pred[i] - target[i]; the loss is sum(diff^2) / n.
+template <class S>
+struct difference {
+  S* diff;
+  const S* pred;
+  const S* target;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { diff[i] = pred[i] - target[i]; }
+};
+
+/// dx[i] += scale * dloss[0] * v[i], where dloss lives on the backend (no host round trip).
+template <class S>
+struct scaled_by_upstream {
+  S* dx;
+  const S* v;
+  const S* dloss;
+  S scale;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { dx[i] += scale * dloss[0] * v[i]; }
+};
+
+/// out[0] = scale * in[0] (on the backend).
+template <class S>
+struct scale_scalar {
+  S* out;
+  const S* in;
+  S scale;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t) const { out[0] = scale * in[0]; }
+};
+
+/// dx[i] += scale * dy[0]: the gradient of a (scaled) sum.
+template <class S>
+struct broadcast_scalar {
+  S* dx;
+  const S* dy;
+  S scale;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { dx[i] += scale * dy[0]; }
+};
+
+}  // namespace attractor::autograd::kernels

@@ -1,0 +1,193 @@
+// The autograd graph: every operation's values against an independent computation, every operation's gradients
+// against central differences (check_gradients, in double), shape errors at build time, and steady-state steps
+// that allocate nothing.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "attractor/autograd.hpp"
+#include "reference.hpp"
+
+using namespace attractor;
+using attractor::autograd::graph;
+using attractor::autograd::value;
+
+namespace {
+
+using cpu_graph = graph<double, cpu>;
+
+/// Fills a graph input with uniform values in [low, high) from the test's own generator.
+void set_random(cpu_graph& g, value v, std::uint64_t seed, double low = -1.0, double high = 1.0) {
+  auto view = g.value_of(v);
+  const auto values = attractor_test::random_vector<double>(view.size(), seed, low, high);
+  std::copy(values.begin(), values.end(), view.begin());
+}
+
+/// Builds loss = sum(op(inputs) * w) with a fixed random w, so every output element gets a distinct weight, checks
+/// every input's gradient by central differences and returns the largest relative error.
+double check_op(const std::string& name, const std::vector<shape>& input_shapes,
+                const std::function<value(cpu_graph&, const std::vector<value>&)>& op) {
+  context<cpu> ctx;
+  cpu_graph g(ctx);
+  std::vector<value> inputs;
+  for (std::size_t i = 0; i < input_shapes.size(); ++i) {
+    inputs.push_back(g.input(input_shapes[i], true));
+    set_random(g, inputs.back(), 100 + i);
+  }
+  const value out = op(g, inputs);
+  const value w = g.input(g.shape_of(out));
+  set_random(g, w, 7, 0.5, 1.5);
+  const value loss = g.sum(g.mul(out, w));
+  const auto check = autograd::check_gradients(g, loss, inputs);
+  MESSAGE("gradient check ", name, ": max relative error ", check.max_rel_error());
+  return check.max_rel_error();
+}
+
+}  // namespace
+
+TEST_CASE("every operation's gradient matches central differences") {
+  constexpr double tolerance = 1e-6;
+  CHECK(check_op("linear", {{5, 4}, {3, 4}, {3}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.linear(x[0], x[1], x[2]); }) < tolerance);
+  CHECK(check_op("linear without bias", {{5, 4}, {3, 4}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.linear(x[0], x[1]); }) < tolerance);
+  CHECK(check_op("add", {{4, 3}, {4, 3}}, [](cpu_graph& g, const std::vector<value>& x) { return g.add(x[0], x[1]); }) <
+        tolerance);
+  CHECK(check_op("add per feature", {{4, 3}, {3}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.add(x[0], x[1]); }) < tolerance);
+  CHECK(check_op("add per row", {{4, 3}, {4, 1}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.add(x[0], x[1]); }) < tolerance);
+  CHECK(check_op("mul", {{4, 3}, {4, 3}}, [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) <
+        tolerance);
+  CHECK(check_op("mul per feature", {{4, 3}, {3}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) < tolerance);
+  CHECK(check_op("mul per row", {{4, 3}, {4, 1}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) < tolerance);
+  CHECK(check_op("relu", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.relu(x[0]); }) < tolerance);
+  CHECK(check_op("silu", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.silu(x[0]); }) < tolerance);
+  CHECK(check_op("tanh", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.tanh(x[0]); }) < tolerance);
+  CHECK(check_op("layer_norm", {{4, 7}}, [](cpu_graph& g, const std::vector<value>& x) { return g.layer_norm(x[0]); }) <
+        tolerance);
+  CHECK(check_op("concat", {{3, 2}, {3, 4}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.concat(x[0], x[1]); }) < tolerance);
+  CHECK(check_op("split", {{3, 5}}, [](cpu_graph& g, const std::vector<value>& x) {
+          auto [a, b] = g.split(x[0], 2);
+          return g.concat(g.tanh(a), b);  // both halves reach the loss differently
+        }) < tolerance);
+  CHECK(check_op("sum", {{3, 4}}, [](cpu_graph& g, const std::vector<value>& x) { return g.sum(g.tanh(x[0])); }) <
+        tolerance);
+  CHECK(check_op("mean", {{3, 4}}, [](cpu_graph& g, const std::vector<value>& x) { return g.mean(g.tanh(x[0])); }) <
+        tolerance);
+  CHECK(check_op("mse", {{5, 3}, {5, 3}}, [](cpu_graph& g, const std::vector<value>& x) { return g.mse(x[0], x[1]); }) <
+        tolerance);
+  CHECK(check_op("gather_rows", {{4, 3}}, [](cpu_graph& g, const std::vector<value>& x) {
+          const auto idx = g.index_input(6);
+          const std::int32_t rows[] = {2, 0, 2, 3, 2, 0};  // repeats: the backward pass must sum them
+          std::copy(std::begin(rows), std::end(rows), g.index_of(idx).begin());
+          return g.gather_rows(x[0], idx);
+        }) < tolerance);
+}
+
+TEST_CASE_TEMPLATE("forward values match independent computations", Scalar, float, double) {
+  context<cpu> ctx;
+  graph<Scalar, cpu> g(ctx);
+  const auto x = g.input({3, 4}), w = g.input({2, 4}), b = g.input({2}), t = g.input({3, 2});
+  const auto y = g.linear(x, w, b);
+  const auto ln = g.layer_norm(x);
+  const auto act = g.silu(x);
+  const auto loss = g.mse(y, t);
+  const auto idx = g.index_input(2);
+  const auto gathered = g.gather_rows(x, idx);
+  auto fill = [&](value v, std::uint64_t seed) {
+    const auto r = attractor_test::random_vector<Scalar>(g.value_of(v).size(), seed);
+    std::copy(r.begin(), r.end(), g.value_of(v).begin());
+  };
+  fill(x, 1);
+  fill(w, 2);
+  fill(b, 3);
+  fill(t, 4);
+  g.index_of(idx)[0] = 2;
+  g.index_of(idx)[1] = 0;
+  g.forward();
+  const double tol = std::is_same_v<Scalar, float> ? 1e-5 : 1e-12;
+  auto X = g.value_of(x), W = g.value_of(w), B = g.value_of(b), T = g.value_of(t);
+  double mse = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    double mean = 0, var = 0;
+    for (std::size_t k = 0; k < 4; ++k) mean += X.at(i, k) / 4.0;
+    for (std::size_t k = 0; k < 4; ++k) var += (X.at(i, k) - mean) * (X.at(i, k) - mean) / 4.0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      CHECK(g.value_of(ln).at(i, k) == doctest::Approx((X.at(i, k) - mean) / std::sqrt(var + 1e-5)).epsilon(tol));
+      const double v = X.at(i, k);
+      CHECK(g.value_of(act).at(i, k) == doctest::Approx(v / (1 + std::exp(-v))).epsilon(tol));
+    }
+    for (std::size_t j = 0; j < 2; ++j) {
+      double ref = B[j];
+      for (std::size_t k = 0; k < 4; ++k) ref += double(X.at(i, k)) * W.at(j, k);
+      CHECK(g.value_of(y).at(i, j) == doctest::Approx(ref).epsilon(tol));
+      mse += (ref - T.at(i, j)) * (ref - T.at(i, j)) / 6.0;
+    }
+  }
+  CHECK(g.value_of(loss)[0] == doctest::Approx(mse).epsilon(tol));
+  for (std::size_t k = 0; k < 4; ++k) {
+    CHECK(g.value_of(gathered).at(0, k) == X.at(2, k));
+    CHECK(g.value_of(gathered).at(1, k) == X.at(0, k));
+  }
+}
+
+TEST_CASE("shape errors are reported when the graph is built") {
+  context<cpu> ctx;
+  cpu_graph g(ctx);
+  const auto x = g.input({5, 4}), w = g.input({3, 5}), t = g.input({5, 2});
+  CHECK_THROWS_WITH_AS(g.linear(x, w),
+                       doctest::Contains("graph::linear: expected x (batch x in) and weight (out x in)"),
+                       attractor::error);
+  const auto w_ok = g.input({3, 4}), bad_bias = g.input({4});
+  CHECK_THROWS_WITH_AS(g.linear(x, w_ok, bad_bias), doctest::Contains("bias of shape (3)"), attractor::error);
+  CHECK_THROWS_WITH_AS(g.add(x, t), doctest::Contains("graph::add: expected b of shape (5, 4), (4) or (5, 1)"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS(g.mse(x, t), doctest::Contains("graph::mse: expected a target of shape (5, 4)"),
+                       attractor::error);
+  CHECK_THROWS_AS(g.split(x, 5), attractor::error);
+  CHECK_THROWS_WITH_AS(g.backward(g.sum(x)), doctest::Contains("a loss that depends on a parameter"), attractor::error);
+  CHECK_THROWS_WITH_AS(g.backward(x), doctest::Contains("a one-element loss"), attractor::error);
+}
+
+TEST_CASE("gather_rows rejects an index out of range on cpu") {
+  context<cpu> ctx;
+  cpu_graph g(ctx);
+  const auto x = g.input({4, 2});
+  const auto idx = g.index_input(2);
+  g.gather_rows(x, idx);
+  g.index_of(idx)[0] = 1;
+  g.index_of(idx)[1] = 4;
+  CHECK_THROWS_WITH_AS(g.forward(), doctest::Contains("keys in [0, 4), got 4 at row 1"), attractor::error);
+}
+
+TEST_CASE("parameters are leaves whose gradients backward() overwrites, and steady-state steps allocate nothing") {
+  context<cpu> ctx;
+  autograd::parameter<float, cpu> w("fc.weight", {8, 3}), b("fc.bias", {8});
+  attractor::fill(ctx, w.value, 0.5f);
+  attractor::fill(ctx, b.value, 0.1f);
+  graph<float, cpu> g(ctx);
+  const auto x = g.input({16, 3}), t = g.input({16, 8});
+  const auto loss = g.mse(g.relu(g.linear(x, g.parameter(w), g.parameter(b))), t);
+  attractor::fill(ctx, g.value_of(x), 1.0f);
+  attractor::fill(ctx, g.value_of(t), 0.0f);
+  g.forward();
+  g.backward(loss);
+  const float first = b.grad[0];
+  // y = 0.5 * 3 + 0.1 = 1.6 everywhere; d mse / d b_j = 2 * 1.6 * 16 / (16 * 8) = 0.4.
+  CHECK(first == doctest::Approx(0.4f));
+  const auto before = allocation_counter<cpu>::count;
+  for (int step = 0; step < 5; ++step) {
+    g.forward();
+    g.backward(loss);
+  }
+  CHECK(allocation_counter<cpu>::count == before);
+  CHECK(b.grad[0] == doctest::Approx(first));  // overwritten, not accumulated
+}
