@@ -67,6 +67,8 @@ TEST_CASE("every operation's gradient matches central differences") {
                  [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) < tolerance);
   CHECK(check_op("mul per row", {{4, 3}, {4, 1}},
                  [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) < tolerance);
+  CHECK(check_op("modulate", {{4, 3}, {4, 3}, {4, 3}},
+                 [](cpu_graph& g, const std::vector<value>& x) { return g.modulate(x[0], x[1], x[2]); }) < tolerance);
   CHECK(check_op("relu", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.relu(x[0]); }) < tolerance);
   CHECK(check_op("silu", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.silu(x[0]); }) < tolerance);
   CHECK(check_op("tanh", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.tanh(x[0]); }) < tolerance);

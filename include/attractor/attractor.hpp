@@ -2,7 +2,9 @@
 // attractor/cuda.cuh as well.
 #pragma once
 
+#include "attractor/autograd.hpp"
 #include "attractor/backend.hpp"
 #include "attractor/core.hpp"
+#include "attractor/nn.hpp"
 #include "attractor/random.hpp"
 #include "attractor/tensor.hpp"

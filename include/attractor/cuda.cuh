@@ -2,6 +2,7 @@
 // every algorithm of the library run on context<cuda>. xtensor is left out: it does not compile under nvcc.
 #pragma once
 
+#include "attractor/autograd.hpp"
 #include "attractor/backend/cuda/check.cuh"
 #include "attractor/backend/cuda/context.cuh"
 #include "attractor/backend/cuda/copy.cuh"
@@ -11,6 +12,8 @@
 #include "attractor/backend/cuda/reduce.cuh"
 #include "attractor/backend/cuda/segment_sum.cuh"
 #include "attractor/core.hpp"
+#include "attractor/nn.hpp"
+#include "attractor/random.hpp"
 #include "attractor/tensor/ops.hpp"
 #include "attractor/tensor/shape.hpp"
 #include "attractor/tensor/tensor.hpp"

@@ -151,6 +151,41 @@ public:
     return y;
   }
 
+  /// x * (1 + scale) + shift, element-wise over three tensors of one shape: the modulation of FiLM.
+  value modulate(value x, value scale, value shift) {
+    const shape& xs = shape_of(x);
+    require(shape_of(scale) == xs && shape_of(shift) == xs, "graph::modulate",
+            detail::concat("scale and shift of shape ", xs),
+            detail::concat("scale ", shape_of(scale), ", shift ", shape_of(shift)));
+    const std::size_t n = xs.size();
+    const value y = make_result(xs, {x, scale, shift});
+    add_op(
+        [=, this] {
+          for_each_index(ctx(), n, kernels::modulate_forward<Scalar>{data(y), data(x), data(scale), data(shift)});
+        },
+        [=, this] {
+          for_each_index(ctx(), n,
+                         kernels::modulate_backward<Scalar>{
+                             needs_grad(x) ? grad_data(x) : nullptr, needs_grad(scale) ? grad_data(scale) : nullptr,
+                             needs_grad(shift) ? grad_data(shift) : nullptr, grad_data(y), data(x), data(scale)});
+        });
+    return y;
+  }
+
+  /// An operation defined by the caller, for modules whose work the built-in operations do not express (or not
+  /// fast enough). The result has shape `s` and needs a gradient when an operand does. `forward` must write the
+  /// result (data()); `backward` must add into the gradients (grad_data()) of the operands that need_grad().
+  value custom(const shape& s, std::initializer_list<value> operands, std::function<void()> forward,
+               std::function<void()> backward) {
+    const value y = make_result(s, operands);
+    add_op(std::move(forward), std::move(backward));
+    return y;
+  }
+
+  /// Raw pointers to a value and its gradient, for custom operations.
+  [[nodiscard]] Scalar* data(value v) const { return node_of(v).value.data(); }
+  [[nodiscard]] Scalar* grad_data(value v) const { return node_of(v).grad.data(); }
+
   /// [a, b] along the last axis of two (rows x cols) tensors with the same rows.
   value concat(value a, value b) {
     const shape &as = shape_of(a), &bs = shape_of(b);
@@ -300,8 +335,6 @@ private:
     require(v.id < nodes_.size(), "graph", "a value of this graph", v.id);
     return nodes_[v.id];
   }
-  Scalar* data(value v) const { return nodes_[v.id].value.data(); }
-  Scalar* grad_data(value v) const { return nodes_[v.id].grad.data(); }
 
   value add_node(node n) {
     if (n.needs_grad && n.grad.data() == nullptr && n.value.size() > 0) {

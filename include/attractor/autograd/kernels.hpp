@@ -133,6 +133,32 @@ struct activation_backward {
   }
 };
 
+/// FiLM modulation: y = x * (1 + scale) + shift, all of one shape.
+template <class S>
+struct modulate_forward {
+  S* y;
+  const S* x;
+  const S* scale;
+  const S* shift;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] = x[i] * (S(1) + scale[i]) + shift[i]; }
+};
+
+/// The three gradients of modulate, each accumulated where wanted (a null pointer skips it).
+template <class S>
+struct modulate_backward {
+  S* dx;
+  S* dscale;
+  S* dshift;
+  const S* dy;
+  const S* x;
+  const S* scale;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    if (dx) dx[i] += dy[i] * (S(1) + scale[i]);
+    if (dscale) dscale[i] += dy[i] * x[i];
+    if (dshift) dshift[i] += dy[i];
+  }
+};
+
 /// Layer norm without affine parameters, one index per row: y = (x - mean) * rstd, rstd = 1 / sqrt(var + eps),
 /// with the biased variance, as torch.nn.LayerNorm. Keeps rstd for the backward pass.
 template <class S>

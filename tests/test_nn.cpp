@@ -1,0 +1,193 @@
+// The network modules: the paper's denoising ResNet (parameter count, names, embedding, the two time-conditioning
+// paths against each other, finite-difference gradients of the whole network), and proof that the substrate learns.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "attractor/autograd.hpp"
+#include "attractor/nn/denoising_resnet.hpp"
+#include "attractor/nn/optim.hpp"
+#include "reference.hpp"
+
+using namespace attractor;
+using autograd::graph;
+using autograd::value;
+using nn::conditioning;
+
+TEST_CASE("denoising_resnet has the paper's 1,185,283 parameters under the reference module's names") {
+  context<cpu> ctx;
+  philox gen(1);
+  nn::denoising_resnet<float, cpu> net(ctx, gen);
+  const auto params = net.parameters();
+  // input 1,024; each block 394,496 = FiLM 262,656 + branch 131,584 + gamma 256; output 771 (spec §2).
+  CHECK(nn::parameter_count(params) == 1185283);
+  std::vector<std::string> names;
+  for (auto* p : params) names.push_back(p->name);
+  const std::vector<std::string> expected_first = {
+      "inp.weight",          "inp.bias",          "blocks.0.film.weight", "blocks.0.film.bias",
+      "blocks.0.fc1.weight", "blocks.0.fc1.bias", "blocks.0.fc2.weight",  "blocks.0.fc2.bias",
+      "blocks.0.gamma"};
+  REQUIRE(names.size() == 2 + 3 * 7 + 2);
+  for (std::size_t i = 0; i < expected_first.size(); ++i) CHECK(names[i] == expected_first[i]);
+  CHECK(names.back() == "out.bias");
+  CHECK(params[2]->shape() == shape{512, 512});
+  CHECK(params[8]->value[0] == doctest::Approx(1e-6f));
+  // PyTorch's default init: |w| <= 1/sqrt(fan_in).
+  for (float w : params[0]->value) CHECK(std::abs(w) <= 1.0f / std::sqrt(3.0f));
+}
+
+TEST_CASE("the sinusoidal table follows the spec: raw integer tau, sin block first, f_k from 1 to 1e-4") {
+  context<cpu> ctx;
+  const auto table = nn::sinusoidal_table<double, cpu>(ctx, 1000, 512);
+  CHECK(table.shape() == shape{1001, 512});
+  for (std::size_t tau : {0u, 1u, 37u, 1000u}) {
+    CHECK(table.at(tau, 0) == doctest::Approx(std::sin(double(tau))));  // f_0 = 1
+    CHECK(table.at(tau, 256) == doctest::Approx(std::cos(double(tau))));
+    CHECK(table.at(tau, 255) == doctest::Approx(std::sin(double(tau) * 1e-4)));  // f_255 = 1e-4
+    CHECK(table.at(tau, 511) == doctest::Approx(std::cos(double(tau) * 1e-4)));
+  }
+}
+
+namespace {
+
+struct small_case {
+  nn::denoising_resnet_options options{3, 6, 2, 8, 20, 0.3};  // gamma 0.3 so the blocks matter
+};
+
+template <class Scalar>
+void fill_batch(graph<Scalar, cpu>& g, nn::denoising_resnet<Scalar, cpu>& net,
+                const typename nn::denoising_resnet<Scalar, cpu>::pass& p, value target, std::size_t batch) {
+  const auto z = attractor_test::random_vector<Scalar>(batch * 3, 5);
+  std::copy(z.begin(), z.end(), g.value_of(p.input).begin());
+  const auto t = attractor_test::random_vector<Scalar>(batch * 3, 6);
+  std::copy(t.begin(), t.end(), g.value_of(target).begin());
+  std::vector<std::int32_t> tau(batch);
+  for (std::size_t i = 0; i < batch; ++i) tau[i] = static_cast<std::int32_t>((i * 7) % 5 * 3 + 1);  // repeats
+  net.set_time(g, p, tau.data());
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("per-tau conditioning matches the per-sample computation to rounding", Scalar, float, double) {
+  context<cpu> ctx;
+  philox gen(3);
+  small_case c;
+  nn::denoising_resnet<Scalar, cpu> net(ctx, gen, c.options);
+  const std::size_t batch = 33;
+  graph<Scalar, cpu> naive(ctx), fast(ctx);
+  const auto pn = net.build(naive, batch, conditioning::per_sample);
+  const auto pf = net.build(fast, batch, conditioning::per_tau);
+  const value tn = naive.input({batch, 3}), tf = fast.input({batch, 3});
+  const value ln = naive.mse(pn.output, tn), lf = fast.mse(pf.output, tf);
+  fill_batch(naive, net, pn, tn, batch);
+  fill_batch(fast, net, pf, tf, batch);
+  const double tol = std::is_same_v<Scalar, float> ? 2e-6 : 1e-13;
+  naive.forward();
+  naive.backward(ln);
+  std::vector<std::vector<Scalar>> naive_grads;
+  for (auto* p : net.parameters()) naive_grads.emplace_back(p->grad.begin(), p->grad.end());
+  fast.forward();
+  fast.backward(lf);
+  for (std::size_t i = 0; i < naive.value_of(pn.output).size(); ++i)
+    REQUIRE(fast.value_of(pf.output)[i] == doctest::Approx(naive.value_of(pn.output)[i]).epsilon(tol));
+  const auto params = net.parameters();
+  for (std::size_t k = 0; k < params.size(); ++k)
+    for (std::size_t i = 0; i < params[k]->size(); ++i) {
+      INFO(params[k]->name, "[", i, "]");
+      REQUIRE(params[k]->grad[i] == doctest::Approx(naive_grads[k][i]).epsilon(tol).scale(1e-3));
+    }
+}
+
+TEST_CASE("the whole network's gradients match central differences, in both conditioning modes") {
+  for (auto mode : {conditioning::per_sample, conditioning::per_tau}) {
+    context<cpu> ctx;
+    philox gen(4);
+    small_case c;
+    nn::denoising_resnet<double, cpu> net(ctx, gen, c.options);
+    const std::size_t batch = 9;
+    graph<double, cpu> g(ctx);
+    const auto p = net.build(g, batch, mode);
+    const value target = g.input({batch, 3});
+    const value loss = g.mse(p.output, target);
+    fill_batch(g, net, p, target, batch);
+    std::vector<value> wrt;
+    // Every parameter: the graph made one leaf per parameter, in parameters() order, plus the input.
+    for (std::size_t id = 0; id < g.size(); ++id) {
+      const value v{id};
+      if (g.needs_grad(v) && g.name_of(v) != "result" && g.name_of(v) != "input") wrt.push_back(v);
+    }
+    CHECK(wrt.size() == net.parameters().size());
+    const auto check = autograd::check_gradients(g, loss, wrt, 1e-5);
+    MESSAGE("denoising_resnet gradient check (", std::string(mode == conditioning::per_tau ? "per_tau" : "per_sample"),
+            "): max relative error ", check.max_rel_error());
+    CHECK(check.max_rel_error() < 1e-5);
+  }
+}
+
+TEST_CASE("set_time rejects pseudo-times outside [0, max_time]") {
+  context<cpu> ctx;
+  philox gen(5);
+  nn::denoising_resnet<float, cpu> net(ctx, gen, small_case{}.options);
+  graph<float, cpu> g(ctx);
+  const auto p = net.build(g, 2);
+  const std::int32_t bad[2] = {3, 21};
+  CHECK_THROWS_WITH_AS(net.set_time(g, p, bad), doctest::Contains("pseudo-times in [0, 20], got 21 at sample 1"),
+                       attractor::error);
+}
+
+TEST_CASE("a small MLP learns a regression problem on cpu with Adam") {
+  // y = sin(3 x) on [-1, 1], 64 points; 1 -> 32 -> 32 -> 1 with tanh. The loss starts near 0.5.
+  context<cpu> ctx;
+  philox gen(6);
+  nn::linear<float, cpu> l1(ctx, gen, "l1", 1, 32), l2(ctx, gen, "l2", 32, 32), l3(ctx, gen, "l3", 32, 1);
+  nn::parameter_list<float, cpu> params;
+  l1.append_parameters(params);
+  l2.append_parameters(params);
+  l3.append_parameters(params);
+  graph<float, cpu> g(ctx);
+  const value x = g.input({64, 1}), y = g.input({64, 1});
+  const value loss = g.mse(l3(g, g.tanh(l2(g, g.tanh(l1(g, x))))), y);
+  for (std::size_t i = 0; i < 64; ++i) {
+    const float xi = -1.0f + 2.0f * float(i) / 63.0f;
+    g.value_of(x)[i] = xi;
+    g.value_of(y)[i] = std::sin(3.0f * xi);
+  }
+  nn::adam<float, cpu> opt(ctx, params, 1e-2);
+  g.forward();
+  const float initial = g.value_of(loss)[0];
+  for (int step = 0; step < 600; ++step) {
+    g.forward();
+    g.backward(loss);
+    opt.step(ctx);
+  }
+  g.forward();
+  const float final_loss = g.value_of(loss)[0];
+  MESSAGE("MLP regression: loss ", initial, " -> ", final_loss, " after 600 Adam steps");
+  CHECK(initial > 0.1f);
+  CHECK(final_loss < 1e-3f);
+}
+
+TEST_CASE("a steady-state training step of denoising_resnet allocates nothing") {
+  context<cpu> ctx;
+  philox gen(7);
+  nn::denoising_resnet<float, cpu> net(ctx, gen, small_case{}.options);
+  graph<float, cpu> g(ctx);
+  const std::size_t batch = 64;
+  const auto p = net.build(g, batch);
+  const value target = g.input({batch, 3});
+  const value loss = g.mse(p.output, target);
+  nn::adam<float, cpu> opt(ctx, net.parameters(), 3e-4);
+  fill_batch(g, net, p, target, batch);
+  auto step = [&] {
+    g.forward();
+    g.backward(loss);
+    opt.step(ctx);
+  };
+  step();
+  const auto before = allocation_counter<cpu>::count;
+  for (int i = 0; i < 3; ++i) step();
+  CHECK(allocation_counter<cpu>::count == before);
+}
