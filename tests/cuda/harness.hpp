@@ -53,3 +53,28 @@ void cuda_fill_normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t of
                       Scalar mean, Scalar stddev);
 
 }  // namespace attractor_test
+
+// --- nn: init and optimisers (tests/cuda/optim_harness.cu) ------------------------------------------------------
+namespace attractor_test {
+
+/// Runs `steps` steps of nn::adam<Scalar, cuda> (lr, beta1, beta2, eps) on one parameter of n elements: p (n) holds
+/// the initial weights and receives the final ones; grads (steps x n) holds the gradient of each step, row by row;
+/// exp_avg and exp_avg_sq (n) receive the final state. *allocations receives how many device allocations the steps
+/// made (allocation_counter<cuda>), which should be 0.
+template <class Scalar>
+void cuda_adam_steps(Scalar* p, const Scalar* grads, std::size_t n, std::size_t steps, double lr, double beta1,
+                     double beta2, double eps, Scalar* exp_avg, Scalar* exp_avg_sq, std::size_t* allocations);
+
+/// nn::ema<Scalar, cuda> with `decay`, initialised from `initial` (n) as a copy or with zeros, then updated once per
+/// row of weights (updates x n), the row written into the parameter before each update. shadow (n) receives the
+/// averages, swapped_in (n) the parameter after swap() (the averages), swapped_back (n) after a second swap() (the
+/// last row again). *allocations receives the device allocations made by the updates and swaps, which should be 0.
+template <class Scalar>
+void cuda_ema_updates(const Scalar* initial, const Scalar* weights, std::size_t n, std::size_t updates, double decay,
+                      bool zeros, Scalar* shadow, Scalar* swapped_in, Scalar* swapped_back, std::size_t* allocations);
+
+/// nn::linear_default_init on cuda: weight (out x in) and bias (out) from philox(seed).
+template <class Scalar>
+void cuda_linear_default_init(std::uint64_t seed, std::size_t out, std::size_t in, Scalar* weight, Scalar* bias);
+
+}  // namespace attractor_test
