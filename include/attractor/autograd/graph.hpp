@@ -399,6 +399,14 @@ private:
   value binary_with(value a, value b, std::size_t rows, std::size_t cols, std::size_t b_size) {
     const value y = make_result(shape_of(a), {a, b});
     const std::size_t n = rows * cols;
+    // A broadcast b's gradient sums over rows (per feature) or columns (per row): a GEMM with a vector of ones,
+    // of dy, or of dy * a (kept in `product`) for mul. One thread per element of b would starve a GPU.
+    std::shared_ptr<tensor<Scalar, Backend>> ones, product;
+    if constexpr (B != kernels::broadcast::none) {
+      ones = std::make_shared<tensor<Scalar, Backend>>(shape{B == kernels::broadcast::per_feature ? rows : cols});
+      attractor::fill(ctx(), *ones, Scalar(1));
+      if (Multiply) product = std::make_shared<tensor<Scalar, Backend>>(shape{rows, cols});
+    }
     add_op(
         [=, this] {
           for_each_index(ctx(), n, kernels::binary_forward<Scalar, B, Multiply>{data(y), data(a), data(b), cols});
@@ -407,10 +415,26 @@ private:
           if (needs_grad(a))
             for_each_index(ctx(), n,
                            kernels::binary_backward_a<Scalar, B, Multiply>{grad_data(a), grad_data(y), data(b), cols});
-          if (needs_grad(b))
+          if (!needs_grad(b)) return;
+          if constexpr (B == kernels::broadcast::none) {
             for_each_index(
                 ctx(), b_size,
                 kernels::binary_backward_b<Scalar, B, Multiply>{grad_data(b), grad_data(y), data(a), rows, cols});
+          } else {
+            const Scalar* summand = grad_data(y);
+            if (Multiply) {
+              map(ctx(), n, product->data(), ops::multiplies{}, static_cast<const Scalar*>(grad_data(y)),
+                  static_cast<const Scalar*>(data(a)));
+              summand = product->data();
+            }
+            if constexpr (B == kernels::broadcast::per_feature) {  // db (1 x cols) += ones (1 x rows) . summand
+              gemm(ctx(), transpose::no, transpose::no, 1, cols, rows, Scalar(1), ones->data(),
+                   std::max<std::size_t>(rows, 1), summand, cols, Scalar(1), grad_data(b), cols);
+            } else {  // db (rows x 1) += summand (rows x cols) . ones (cols x 1)
+              gemm(ctx(), transpose::no, transpose::no, rows, 1, cols, Scalar(1), summand, cols, ones->data(), 1,
+                   Scalar(1), grad_data(b), 1);
+            }
+          }
         });
     return y;
   }

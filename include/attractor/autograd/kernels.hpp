@@ -70,31 +70,16 @@ struct binary_backward_a {
   }
 };
 
-/// db[j] += sum over the elements i that read b[j] of dy[i] (add) or dy[i] * a[i] (multiply). One index per
-/// element of b, each summing its own elements in order: deterministic, no atomics.
+/// db[i] += dy[i] (add) or dy[i] * a[i] (multiply): the gradient of an operand of a's own shape. (Broadcast
+/// operands sum over rows or columns with a GEMM instead.)
 template <class S, broadcast B, bool Multiply>
 struct binary_backward_b {
+  static_assert(B == broadcast::none);
   S* db;
   const S* dy;
   const S* a;
   std::size_t rows, cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t j) const {
-    S acc = 0;
-    if constexpr (B == broadcast::none) {
-      acc = Multiply ? dy[j] * a[j] : dy[j];
-    } else if constexpr (B == broadcast::per_feature) {
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t i = r * cols + j;
-        acc += Multiply ? dy[i] * a[i] : dy[i];
-      }
-    } else {
-      for (std::size_t c = 0; c < cols; ++c) {
-        const std::size_t i = j * cols + c;
-        acc += Multiply ? dy[i] * a[i] : dy[i];
-      }
-    }
-    db[j] += acc;
-  }
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t j) const { db[j] += Multiply ? dy[j] * a[j] : dy[j]; }
 };
 
 enum class activation { relu, silu, tanh };
