@@ -292,3 +292,25 @@ TEST_CASE("copy between tensors checks shapes, and resize reuses storage") {
   auto d = to_backend<cpu>(ctx, b);
   CHECK(d.at(0, 1) == 1.5f);
 }
+
+TEST_CASE_TEMPLATE("segment_sum_sorted with a make_segment_plan plan equals segment_sum", Scalar, float, double) {
+  context<cpu> ctx;
+  const std::size_t rows = 3000, cols = 7, segments = 50;
+  const auto x = random_vector<Scalar>(rows * cols, 80);
+  std::vector<std::int32_t> keys(rows);
+  std::mt19937 engine(81);
+  for (auto& k : keys) k = static_cast<std::int32_t>(engine() % (segments - 1));  // the last segment stays empty
+  std::vector<std::uint32_t> order(rows);
+  std::vector<std::int32_t> offsets(segments + 1);
+  make_segment_plan(keys.data(), rows, segments, order.data(), offsets.data());
+  CHECK(offsets.front() == 0);
+  CHECK(offsets.back() == static_cast<std::int32_t>(rows));
+  CHECK(offsets[segments - 1] == offsets[segments]);
+  std::vector<Scalar> planned(segments * cols), direct(segments * cols);
+  segment_sum_sorted(ctx, order.data(), offsets.data(), x.data(), cols, segments, planned.data());
+  segment_sum(ctx, keys.data(), x.data(), rows, cols, segments, direct.data());
+  for (std::size_t i = 0; i < planned.size(); ++i) REQUIRE(planned[i] == doctest::Approx(direct[i]).epsilon(1e-5));
+  keys[5] = static_cast<std::int32_t>(segments);
+  CHECK_THROWS_WITH_AS(make_segment_plan(keys.data(), rows, segments, order.data(), offsets.data()),
+                       doctest::Contains("make_segment_plan: expected keys in [0, 50)"), attractor::error);
+}

@@ -87,8 +87,8 @@ public:
   /// y = x W^T + b, as torch.nn.Linear: x (batch x in), W (out x in), b (out) or no bias.
   value linear(value x, value weight, value bias = {}) {
     constexpr const char* fn = "graph::linear";
-    const shape& xs = shape_of(x);
-    const shape& ws = shape_of(weight);
+    const shape xs = shape_of(x);
+    const shape ws = shape_of(weight);
     require(xs.rank() == 2 && ws.rank() == 2 && xs[1] == ws[1], fn, "x (batch x in) and weight (out x in)",
             detail::concat("x ", xs, ", weight ", ws));
     const std::size_t batch = xs[0], in = xs[1], out = ws[0];
@@ -132,28 +132,40 @@ public:
 
   /// Layer norm over the last axis without affine parameters (torch.nn.LayerNorm(elementwise_affine=False)).
   value layer_norm(value x, Scalar eps = Scalar(1e-5)) {
-    const shape& xs = shape_of(x);
+    const shape xs = shape_of(x);
     require(xs.rank() >= 1 && xs[xs.rank() - 1] > 0, "graph::layer_norm", "a non-empty last axis", xs);
     require(eps > 0, "graph::layer_norm", "eps > 0", eps);
     const std::size_t cols = xs[xs.rank() - 1], rows = xs.size() / cols;
     const value y = make_result(xs, {x});
     auto rstd = std::make_shared<tensor<Scalar, Backend>>(shape{rows});
+    auto row_a = std::make_shared<tensor<Scalar, Backend>>(shape{rows});
+    auto row_b = std::make_shared<tensor<Scalar, Backend>>(shape{rows});
+    auto product = std::make_shared<tensor<Scalar, Backend>>(xs);
+    const std::size_t n = rows * cols;
     add_op(
         [=, this] {
-          for_each_index(ctx(), rows, kernels::layer_norm_forward<Scalar>{data(y), rstd->data(), data(x), cols, eps});
+          reduce_rows(ctx(), reduction::sum, data(x), rows, cols, row_a->data());
+          for_each_index(ctx(), n, kernels::centre_rows<Scalar>{data(y), data(x), row_a->data(), cols});
+          reduce_rows(ctx(), reduction::sum_squares, data(y), rows, cols, row_b->data());
+          for_each_index(ctx(), rows, kernels::rstd_from_sum_squares<Scalar>{rstd->data(), row_b->data(), cols, eps});
+          for_each_index(ctx(), n, kernels::scale_rows<Scalar>{data(y), rstd->data(), cols});
         },
         [=, this] {
-          if (needs_grad(x))
-            for_each_index(
-                ctx(), rows,
-                kernels::layer_norm_backward<Scalar>{grad_data(x), grad_data(y), data(y), rstd->data(), cols});
+          if (!needs_grad(x)) return;
+          reduce_rows(ctx(), reduction::sum, grad_data(y), rows, cols, row_a->data());
+          map(ctx(), n, product->data(), ops::multiplies{}, static_cast<const Scalar*>(grad_data(y)),
+              static_cast<const Scalar*>(data(y)));
+          reduce_rows(ctx(), reduction::sum, product->data(), rows, cols, row_b->data());
+          for_each_index(ctx(), n,
+                         kernels::layer_norm_backward<Scalar>{grad_data(x), grad_data(y), data(y), rstd->data(),
+                                                              row_a->data(), row_b->data(), cols});
         });
     return y;
   }
 
   /// x * (1 + scale) + shift, element-wise over three tensors of one shape: the modulation of FiLM.
   value modulate(value x, value scale, value shift) {
-    const shape& xs = shape_of(x);
+    const shape xs = shape_of(x);
     require(shape_of(scale) == xs && shape_of(shift) == xs, "graph::modulate",
             detail::concat("scale and shift of shape ", xs),
             detail::concat("scale ", shape_of(scale), ", shift ", shape_of(shift)));
@@ -188,7 +200,7 @@ public:
 
   /// [a, b] along the last axis of two (rows x cols) tensors with the same rows.
   value concat(value a, value b) {
-    const shape &as = shape_of(a), &bs = shape_of(b);
+    const shape as = shape_of(a), bs = shape_of(b);
     require(as.rank() == 2 && bs.rank() == 2 && as[0] == bs[0], "graph::concat", "two rank-2 tensors with equal rows",
             detail::concat("a ", as, ", b ", bs));
     const std::size_t rows = as[0], ca = as[1], cb = bs[1], cols = ca + cb;
@@ -207,7 +219,7 @@ public:
 
   /// The first `first` columns and the rest, of a (rows x cols) tensor.
   std::pair<value, value> split(value x, std::size_t first) {
-    const shape& xs = shape_of(x);
+    const shape xs = shape_of(x);
     require(xs.rank() == 2 && first <= xs[1], "graph::split",
             detail::concat("a rank-2 tensor with >= ", first, " columns"), xs);
     const std::size_t rows = xs[0], cols = xs[1], rest = cols - first;
@@ -237,7 +249,7 @@ public:
 
   /// mean((pred - target)^2) over all elements, as torch.nn.MSELoss: a rank-0 tensor.
   value mse(value pred, value target) {
-    const shape& ps = shape_of(pred);
+    const shape ps = shape_of(pred);
     require(ps == shape_of(target), "graph::mse", detail::concat("a target of shape ", ps), shape_of(target));
     require(ps.size() > 0, "graph::mse", "non-empty tensors", ps);
     const std::size_t n = ps.size();
@@ -247,7 +259,7 @@ public:
     add_op(
         [=, this] {
           for_each_index(ctx(), n, kernels::difference<Scalar>{diff->data(), data(pred), data(target)});
-          reduce_rows(ctx(), reduction::sum_squares, diff->data(), 1, n, data(loss));
+          reduce_to(ctx(), reduction::sum_squares, diff->data(), n, data(loss));
           for_each_index(ctx(), 1, kernels::scale_scalar<Scalar>{data(loss), data(loss), inv_n});
         },
         [=, this] {
@@ -266,7 +278,7 @@ public:
   /// out[i, :] = x[index[i], :] for a (rows x cols) x: a row gather. The backward pass sums the gradients of rows
   /// that share an index (segment_sum). Indices must lie in [0, rows); they are checked on cpu at every forward().
   value gather_rows(value x, index_value index) {
-    const shape& xs = shape_of(x);
+    const shape xs = shape_of(x);
     require(xs.rank() == 2, "graph::gather_rows", "x of rank 2", xs);
     require(index.id < indices_.size(), "graph::gather_rows", "an index_input of this graph", index.id);
     const std::size_t rows = xs[0], cols = xs[1], n = indices_[index.id].size();
@@ -386,7 +398,7 @@ private:
 
   template <bool Multiply>
   value binary(value a, value b, const char* fn) {
-    const shape &as = shape_of(a), &bs = shape_of(b);
+    const shape as = shape_of(a), bs = shape_of(b);
     const std::size_t cols = as.rank() == 0 ? 1 : as[as.rank() - 1], rows = cols == 0 ? 0 : as.size() / cols;
     if (as == bs) return binary_with<Multiply, kernels::broadcast::none>(a, b, rows, cols, as.size());
     if (bs == shape{cols}) return binary_with<Multiply, kernels::broadcast::per_feature>(a, b, rows, cols, cols);
@@ -444,7 +456,7 @@ private:
     const value y = make_result(shape{}, {x});
     add_op(
         [=, this] {
-          reduce_rows(ctx(), reduction::sum, data(x), 1, n, data(y));
+          reduce_to(ctx(), reduction::sum, data(x), n, data(y));
           if (scale != Scalar(1)) for_each_index(ctx(), 1, kernels::scale_scalar<Scalar>{data(y), data(y), scale});
         },
         [=, this] {

@@ -144,50 +144,50 @@ struct modulate_backward {
   }
 };
 
-/// Layer norm without affine parameters, one index per row: y = (x - mean) * rstd, rstd = 1 / sqrt(var + eps),
-/// with the biased variance, as torch.nn.LayerNorm. Keeps rstd for the backward pass.
+/// Layer norm without affine parameters (torch.nn.LayerNorm(elementwise_affine=False), biased variance) in
+/// element-wise passes around row reductions (reduce_rows), so every pass is coalesced on a GPU:
+///   centre: y = x - sum(x) / cols;  rstd = 1 / sqrt(sum(y^2) / cols + eps);  y *= rstd.
 template <class S>
-struct layer_norm_forward {
+struct centre_rows {
   S* y;
-  S* rstd;
   const S* x;
+  const S* row_sum;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] = x[i] - row_sum[i / cols] / S(cols); }
+};
+
+template <class S>
+struct rstd_from_sum_squares {
+  S* rstd;
+  const S* row_sum_squares;
   std::size_t cols;
   S eps;
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t r) const {
-    const S* xr = x + r * cols;
-    S* yr = y + r * cols;
-    S mean = 0;
-    for (std::size_t c = 0; c < cols; ++c) mean += xr[c];
-    mean /= S(cols);
-    S var = 0;
-    for (std::size_t c = 0; c < cols; ++c) var += (xr[c] - mean) * (xr[c] - mean);
-    var /= S(cols);
-    const S inv = S(1) / sqrt(var + eps);
-    rstd[r] = inv;
-    for (std::size_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mean) * inv;
+    rstd[r] = S(1) / sqrt(row_sum_squares[r] / S(cols) + eps);
   }
 };
 
-/// dx += rstd * (dy - mean(dy) - y * mean(dy * y)), per row.
+template <class S>
+struct scale_rows {
+  S* y;
+  const S* row_scale;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] *= row_scale[i / cols]; }
+};
+
+/// dx += rstd * (dy - sum(dy) / cols - y * sum(dy * y) / cols), per row.
 template <class S>
 struct layer_norm_backward {
   S* dx;
   const S* dy;
   const S* y;
   const S* rstd;
+  const S* row_sum_dy;
+  const S* row_sum_dy_y;
   std::size_t cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r) const {
-    const S* dyr = dy + r * cols;
-    const S* yr = y + r * cols;
-    S mean_dy = 0, mean_dy_y = 0;
-    for (std::size_t c = 0; c < cols; ++c) {
-      mean_dy += dyr[c];
-      mean_dy_y += dyr[c] * yr[c];
-    }
-    mean_dy /= S(cols);
-    mean_dy_y /= S(cols);
-    S* dxr = dx + r * cols;
-    for (std::size_t c = 0; c < cols; ++c) dxr[c] += rstd[r] * (dyr[c] - mean_dy - yr[c] * mean_dy_y);
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t r = i / cols;
+    dx[i] += rstd[r] * (dy[i] - row_sum_dy[r] / S(cols) - y[i] * row_sum_dy_y[r] / S(cols));
   }
 };
 

@@ -110,6 +110,12 @@ Scalar reduce(context<cpu>& ctx, reduction op, const Scalar* x, std::size_t n) {
   fail("reduce", "a known reduction", static_cast<int>(op));
 }
 
+/// *out = the reduction of all n elements of x, written on the backend: no round trip to the host on cuda.
+template <floating_scalar Scalar>
+void reduce_to(context<cpu>& ctx, reduction op, const Scalar* x, std::size_t n, Scalar* out) {
+  *out = reduce(ctx, op, x, n);
+}
+
 /// out[r] = op over x[r, 0..cols) for a row-major rows x cols array: a reduction along the last axis.
 template <floating_scalar Scalar>
 void reduce_rows(context<cpu>& ctx, reduction op, const Scalar* x, std::size_t rows, std::size_t cols, Scalar* out) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attractor/backend/context.hpp"
+#include "attractor/backend/for_each.hpp"
 #include "attractor/core/error.hpp"
 #include "attractor/core/scalar_traits.hpp"
 
@@ -76,6 +77,48 @@ void segment_sum(context<cpu>& ctx, const Key* keys, const Scalar* x, std::size_
     const Scalar* mine = partial + t * segments * cols;
     for (std::size_t i = 0; i < segments * cols; ++i) out[i] += mine[i];
   }
+}
+
+namespace detail {
+
+/// One index per (segment, column): adds its segment's rows in their order. order lists row indices grouped by
+/// segment; segment s spans order[offsets[s] .. offsets[s + 1]).
+template <class Scalar, class Key>
+struct sorted_segment_sum_kernel {
+  const Scalar* x;
+  const std::uint32_t* order;
+  const Key* offsets;
+  std::size_t cols;
+  Scalar* out;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t s = i / cols, c = i % cols;
+    Scalar acc = 0;
+    for (Key j = offsets[s]; j < offsets[s + 1]; ++j) acc += x[static_cast<std::size_t>(order[j]) * cols + c];
+    out[i] = acc;
+  }
+};
+
+}  // namespace detail
+
+/// segment_sum with the rows already grouped by key (a plan computed once and reused, e.g. for every layer of a
+/// network that shares the keys): out[s, :] = sum of x[order[j], :] for j in [offsets[s], offsets[s + 1]).
+/// Written once for every backend; the plan is trusted, so build it with make_segment_plan.
+template <class Backend, floating_scalar Scalar, segment_key Key>
+void segment_sum_sorted(context<Backend>& ctx, const std::uint32_t* order, const Key* offsets, const Scalar* x,
+                        std::size_t cols, std::size_t segments, Scalar* out) {
+  for_each_index(ctx, segments * cols, detail::sorted_segment_sum_kernel<Scalar, Key>{x, order, offsets, cols, out});
+}
+
+/// The plan of segment_sum_sorted, on the host: a stable counting sort of the rows by key. Validates the keys.
+template <segment_key Key>
+void make_segment_plan(const Key* keys, std::size_t rows, std::size_t segments, std::uint32_t* order, Key* offsets) {
+  validate_segment_keys(keys, rows, segments, "make_segment_plan");
+  std::fill(offsets, offsets + segments + 1, Key(0));
+  for (std::size_t r = 0; r < rows; ++r) ++offsets[static_cast<std::size_t>(keys[r]) + 1];
+  for (std::size_t s = 0; s < segments; ++s) offsets[s + 1] += offsets[s];
+  std::vector<Key> next(offsets, offsets + segments);
+  for (std::size_t r = 0; r < rows; ++r)
+    order[next[static_cast<std::size_t>(keys[r])]++] = static_cast<std::uint32_t>(r);
 }
 
 }  // namespace attractor

@@ -54,6 +54,12 @@ public:
     autograd::index_value tau_index;       // per_sample: tau per sample, on the backend
     autograd::index_value slot_index;      // per_tau: slot per sample, on the backend
     autograd::index_value distinct_index;  // per_tau: the distinct taus, on the backend
+    // per_tau: the samples grouped by slot (a segment_sum_sorted plan), built once per batch on the host and shared
+    // by every block's backward pass.
+    std::vector<std::uint32_t> order_host;
+    std::vector<std::int32_t> offsets_host;
+    autograd::index_value order_index;    // order_host's bits, on the backend
+    autograd::index_value offsets_index;  // offsets_host, on the backend
   };
 
   /// The handles of one built forward pass.
@@ -110,6 +116,10 @@ public:
       time->distinct_index = g.index_input(rows);
       time->slot_host.assign(batch, 0);
       time->distinct_host.assign(rows, 0);
+      time->order_index = g.index_input(batch);
+      time->offsets_index = g.index_input(rows + 1);
+      time->order_host.assign(batch, 0);
+      time->offsets_host.assign(rows + 1, 0);
       // The embeddings of the distinct pseudo-times only: a gather of `distinct` rows of the table.
       auto handle = std::make_shared<autograd::value>();
       *handle = g.custom(
@@ -156,6 +166,10 @@ public:
     for (std::size_t i = 0; i < t.batch; ++i) t.slot_host[i] = position[static_cast<std::size_t>(tau[i])];
     transfer<cpu, Backend>::run(g.ctx(), t.slot_host.data(), g.index_of(t.slot_index).data(), t.batch);
     transfer<cpu, Backend>::run(g.ctx(), t.distinct_host.data(), g.index_of(t.distinct_index).data(), t.distinct);
+    make_segment_plan(t.slot_host.data(), t.batch, t.distinct, t.order_host.data(), t.offsets_host.data());
+    transfer<cpu, Backend>::run(g.ctx(), reinterpret_cast<const std::int32_t*>(t.order_host.data()),
+                                g.index_of(t.order_index).data(), t.batch);
+    transfer<cpu, Backend>::run(g.ctx(), t.offsets_host.data(), g.index_of(t.offsets_index).data(), t.distinct + 1);
   }
 
 private:
@@ -209,10 +223,11 @@ private:
                            autograd::kernels::gather_rows<Scalar>{g.data(*result), per_tau->data(),
                                                                   g.index_of(t->slot_index).data(), out});
           },
-          [&g, t, emb, w, b, per_tau_grad, ones, result, in, out, batch] {
+          [&g, t, emb, w, b, per_tau_grad, ones, result, in, out] {
             const std::size_t u = t->distinct;
-            segment_sum(g.ctx(), g.index_of(t->slot_index).data(), g.grad_data(*result), batch, out, u,
-                        per_tau_grad->data());
+            // uint32 and int32 may alias: the plan's row order was uploaded as int32 bits.
+            segment_sum_sorted(g.ctx(), reinterpret_cast<const std::uint32_t*>(g.index_of(t->order_index).data()),
+                               g.index_of(t->offsets_index).data(), g.grad_data(*result), out, u, per_tau_grad->data());
             gemm(g.ctx(), transpose::yes, transpose::no, out, in, u, Scalar(1), per_tau_grad->data(), out, g.data(emb),
                  in, Scalar(1), g.grad_data(w), in);
             gemm(g.ctx(), transpose::no, transpose::no, 1, out, u, Scalar(1), ones->data(), u, per_tau_grad->data(),

@@ -3,6 +3,7 @@
 
 #include <thrust/execution_policy.h>
 #include <thrust/transform_reduce.h>
+#include <cub/device/device_reduce.cuh>
 
 #include <cstddef>
 #include <limits>
@@ -51,6 +52,34 @@ Scalar reduce_all_cuda(context<cuda>& ctx, const Scalar* x, std::size_t n) {
   return static_cast<Scalar>(result);
 }
 
+template <class Scalar, class Acc>
+struct store_converted {
+  Scalar* out;
+  const Acc* in;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t) const { out[0] = static_cast<Scalar>(in[0]); }
+};
+
+/// A device-wide CUB reduction into a device scalar; temporaries come from the context's block cache.
+template <reduction Op, class Scalar>
+void reduce_to_cuda(context<cuda>& ctx, const Scalar* x, std::size_t n, Scalar* out) {
+  using acc = reduce_accumulator<Op, Scalar>;
+  const acc init = Op == reduction::max ? -std::numeric_limits<acc>::infinity() : acc(0);
+  auto alloc = ctx.thrust_allocator();
+  char* result = alloc.allocate(sizeof(acc));
+  std::size_t temp_bytes = 0;
+  ATTRACTOR_CUDA_CHECK(cub::DeviceReduce::TransformReduce(nullptr, temp_bytes, x, reinterpret_cast<acc*>(result), n,
+                                                          reduce_combine<Op, acc>{}, reduce_transform<Op, Scalar>{},
+                                                          init, ctx.stream()));
+  char* temp = alloc.allocate(static_cast<std::ptrdiff_t>(std::max<std::size_t>(temp_bytes, 1)));
+  ATTRACTOR_CUDA_CHECK(cub::DeviceReduce::TransformReduce(temp, temp_bytes, x, reinterpret_cast<acc*>(result), n,
+                                                          reduce_combine<Op, acc>{}, reduce_transform<Op, Scalar>{},
+                                                          init, ctx.stream()));
+  for_each_index(ctx, 1, store_converted<Scalar, acc>{out, reinterpret_cast<const acc*>(result)});
+  // Returned to the cache; the stream orders any later reuse after this work.
+  alloc.deallocate(temp, temp_bytes);
+  alloc.deallocate(result, sizeof(acc));
+}
+
 /// One warp per row: lanes stride along the row, then combine through shuffles.
 template <reduction Op, class Scalar>
 __global__ void reduce_rows_kernel(const Scalar* x, std::size_t rows, std::size_t cols, Scalar* out) {
@@ -78,6 +107,16 @@ Scalar reduce(context<cuda>& ctx, reduction op, const Scalar* x, std::size_t n) 
     case reduction::sum_squares: return detail::reduce_all_cuda<reduction::sum_squares>(ctx, x, n);
   }
   fail("reduce", "a known reduction", static_cast<int>(op));
+}
+
+template <floating_scalar Scalar>
+void reduce_to(context<cuda>& ctx, reduction op, const Scalar* x, std::size_t n, Scalar* out) {
+  if (op == reduction::max) require(n > 0, "reduce_to(max)", "at least one element", n);
+  switch (op) {
+    case reduction::sum: return detail::reduce_to_cuda<reduction::sum>(ctx, x, n, out);
+    case reduction::max: return detail::reduce_to_cuda<reduction::max>(ctx, x, n, out);
+    case reduction::sum_squares: return detail::reduce_to_cuda<reduction::sum_squares>(ctx, x, n, out);
+  }
 }
 
 template <floating_scalar Scalar>

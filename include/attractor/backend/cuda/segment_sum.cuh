@@ -18,25 +18,6 @@
 
 namespace attractor {
 
-namespace detail {
-
-template <class Scalar, class Key>
-struct segment_sum_kernel {
-  const Scalar* x;
-  const std::uint32_t* order;  // row indices sorted by key
-  const Key* offsets;          // segment s spans order[offsets[s] .. offsets[s + 1])
-  std::size_t cols;
-  Scalar* out;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t s = i / cols, c = i % cols;
-    Scalar acc = 0;
-    for (Key j = offsets[s]; j < offsets[s + 1]; ++j) acc += x[static_cast<std::size_t>(order[j]) * cols + c];
-    out[i] = acc;
-  }
-};
-
-}  // namespace detail
-
 template <floating_scalar Scalar, segment_key Key>
 void segment_sum(context<cuda>& ctx, const Key* keys, const Scalar* x, std::size_t rows, std::size_t cols,
                  std::size_t segments, Scalar* out) {
@@ -69,7 +50,7 @@ void segment_sum(context<cuda>& ctx, const Key* keys, const Scalar* x, std::size
   }
   thrust::lower_bound(policy, sorted_keys, sorted_keys + rows, thrust::counting_iterator<Key>(0),
                       thrust::counting_iterator<Key>(static_cast<Key>(segments + 1)), offsets);
-  for_each_index(ctx, segments * cols, detail::segment_sum_kernel<Scalar, Key>{x, order, offsets, cols, out});
+  segment_sum_sorted(ctx, order, offsets, x, cols, segments, out);
 }
 
 }  // namespace attractor
