@@ -12,27 +12,21 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
-#include <cerrno>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <limits>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "attractor/backend/tags.hpp"
 #include "attractor/core/error.hpp"
+#include "attractor/core/file.hpp"
 #include "attractor/core/scalar_traits.hpp"
 #include "attractor/tensor/shape.hpp"
 #include "attractor/tensor/tensor.hpp"
@@ -48,22 +42,7 @@ inline constexpr char magic[] = "\x93NUMPY";
 inline constexpr std::size_t magic_size = 6;
 inline constexpr std::size_t align = 64;
 
-/// Printable rendering of untrusted bytes for error messages (at most `limit` of them).
-inline std::string quote(std::string_view bytes, std::size_t limit = 40) {
-  std::string out = "'";
-  for (std::size_t i = 0; i < bytes.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out + (bytes.size() > limit ? "'..." : "'");
-}
+using detail::quote;  // core/file.hpp
 
 /// The dtype name numpy would print for a descr we know, to make mismatch messages readable.
 inline std::string describe(std::string_view descr) {
@@ -241,16 +220,6 @@ std::string make_header(const shape& s) {
   return out;
 }
 
-/// A temporary file name in the same directory as `target`, unlikely to collide; creation is exclusive anyway.
-inline std::filesystem::path temporary_name(const std::filesystem::path& target, unsigned attempt) {
-  static std::atomic<unsigned long long> counter{0};
-  const auto stamp = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-  const auto tid = std::hash<std::thread::id>{}(std::this_thread::get_id());
-  auto name = target.filename();
-  name += detail::concat(".tmp-", std::hex, stamp ^ (tid << 1), "-", counter++, "-", attempt);
-  return target.parent_path() / name;
-}
-
 }  // namespace detail::npy
 
 /// Loads a .npy file whose dtype is exactly T. Throws attractor::error on any malformed, truncated, mismatched
@@ -260,21 +229,9 @@ tensor<T, cpu> load_npy(const std::filesystem::path& path) {
   namespace npy = detail::npy;
   const std::string fn = detail::concat("load_npy(", path, ")");
 
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) fail(fn, "an existing file", "no such file");
-  if (!std::filesystem::is_regular_file(status)) fail(fn, "a regular file", "a directory or special file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(fn, "a readable file", detail::concat("a file that cannot be opened (", std::strerror(errno), ")"));
-  in.seekg(0, std::ios::end);
-  const std::streamoff end = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (end < 0 || !in) fail(fn, "a file whose size can be determined", "a failed seek");
-  const auto file_size = static_cast<std::uint64_t>(end);
-
-  auto read = [&](char* dst, std::uint64_t n) {
-    if (n > 0 && !in.read(dst, static_cast<std::streamsize>(n))) fail(fn, "a readable file", "a read error");
-  };
+  detail::input_file in(path, fn);
+  const std::uint64_t file_size = in.size();
+  auto read = [&](char* dst, std::uint64_t n) { in.read(dst, n); };
 
   // Preamble: magic, version, header length (2 bytes in 1.0, 4 bytes in 2.0 and 3.0).
   char pre[12] = {};
@@ -353,33 +310,11 @@ void save_npy(const std::filesystem::path& path, const_tensor_view<T, cpu> view)
   require(view.size() == 0 || view.data() != nullptr, fn, "a view with data", "a null data pointer");
   const std::string head = detail::npy::make_header<T>(view.shape());
 
-  std::filesystem::path tmp;
-  std::FILE* file = nullptr;
-  for (unsigned attempt = 0; file == nullptr && attempt < 16; ++attempt) {
-    tmp = detail::npy::temporary_name(path, attempt);
-    file = std::fopen(tmp.string().c_str(), "wbx");  // "x": exclusive, never clobber another writer's temporary
-    if (file == nullptr && errno != EEXIST) break;
-  }
-  if (file == nullptr)
-    fail(fn, "a writable directory", detail::concat("cannot create ", tmp, " (", std::strerror(errno), ")"));
-
   const std::size_t bytes = view.size() * sizeof(T);
-  bool ok = std::fwrite(head.data(), 1, head.size(), file) == head.size();
-  ok = ok && (bytes == 0 || std::fwrite(view.data(), 1, bytes, file) == bytes);
-  ok = (std::fclose(file) == 0) && ok;  // fclose flushes: a full disk may only show here
-  std::error_code ec;
-  if (!ok) {
-    const int err = errno;
-    std::filesystem::remove(tmp, ec);
-    fail(fn, detail::concat(head.size() + bytes, " bytes written"),
-         detail::concat("a write error (", std::strerror(err), ")"));
-  }
-  std::filesystem::rename(tmp, path, ec);  // atomic replacement on POSIX
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    fail(fn, "the temporary file renamed into place", detail::concat("an error (", ec.message(), ")"));
-  }
+  detail::write_atomically(path, fn, head.size() + bytes, [&](std::FILE* file) {
+    return std::fwrite(head.data(), 1, head.size(), file) == head.size() &&
+           (bytes == 0 || std::fwrite(view.data(), 1, bytes, file) == bytes);
+  });
 }
 
 template <tensor_element T>
