@@ -78,3 +78,10 @@ template <class Scalar>
 void cuda_linear_default_init(std::uint64_t seed, std::size_t out, std::size_t in, Scalar* weight, Scalar* bias);
 
 }  // namespace attractor_test
+
+namespace attractor_test {
+
+/// The losses of `steps` training steps of denoising_resnet<float> on the GPU (training_fixture.hpp).
+void cuda_training_losses(bool per_tau, std::size_t batch, int steps, float* losses);
+
+}  // namespace attractor_test
