@@ -20,3 +20,5 @@ ctest --preset cuda
 ./build/cuda/tests/attractor_cuda_tests
 ./build/cuda/benchmarks/bench_kernels_cuda --benchmark_min_time=0.5 --benchmark_out="$out/bench_kernels_cuda.json" \
   --benchmark_out_format=json
+./build/cuda/benchmarks/bench_training_cuda --benchmark_min_time=1 --benchmark_out="$out/bench_training_cuda.json" \
+  --benchmark_out_format=json
