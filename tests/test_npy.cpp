@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "file_helpers.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,43 +25,11 @@ namespace fs = std::filesystem;
 using attractor::cpu;
 using attractor::shape;
 using attractor::tensor;
-using bytes = std::vector<unsigned char>;
-
-/// A unique path under the system temporary directory, removed (recursively) on scope exit.
-struct temp_path {
-  fs::path path;
-  temp_path() {
-    static unsigned counter = 0;
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           attractor::detail::concat("attractor_test_npy_", std::hex, rd(), "_", counter++, ".npy");
-  }
-  ~temp_path() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_path(const temp_path&) = delete;
-  temp_path& operator=(const temp_path&) = delete;
-};
-
-bytes from_hex(std::initializer_list<const char*> parts) {
-  bytes out;
-  for (const char* p : parts)
-    for (std::size_t i = 0; p[i] != '\0'; i += 2)
-      out.push_back(static_cast<unsigned char>(std::stoi(std::string(p + i, 2), nullptr, 16)));
-  return out;
-}
-
-void write_bytes(const fs::path& p, const bytes& b) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-  REQUIRE(out.good());
-}
-
-bytes read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using attractor_test::bytes;
+using attractor_test::from_hex;
+using attractor_test::read_bytes;
+using attractor_test::temp_path;
+using attractor_test::write_bytes;
 
 /// A .npy file with the given header dict text (padded as numpy does) followed by `data`.
 bytes make_npy(const std::string& dict, const bytes& data, int major = 1) {
@@ -252,7 +222,7 @@ TEST_CASE("npy: every bad input throws attractor::error naming the problem") {
       (void)attractor::load_npy<float>(tmp.path);
       FAIL("no exception");
     } catch (const attractor::error& e) {
-      CHECK(contains(e.what(), {"load_npy", "no such file", "attractor_test_npy_"}));
+      CHECK(contains(e.what(), {"load_npy", "no such file", "attractor_test_"}));
     }
   }
   SUBCASE("bad magic") {

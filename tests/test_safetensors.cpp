@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "file_helpers.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -29,43 +31,11 @@ using attractor::cpu;
 using attractor::shape;
 using attractor::tensor;
 using attractor::nn::safetensors_file;
-using bytes = std::vector<unsigned char>;
-
-/// A unique path under the system temporary directory, removed (recursively) on scope exit.
-struct temp_path {
-  fs::path path;
-  temp_path() {
-    static unsigned counter = 0;
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           attractor::detail::concat("attractor_test_st_", std::hex, rd(), "_", counter++, ".safetensors");
-  }
-  ~temp_path() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_path(const temp_path&) = delete;
-  temp_path& operator=(const temp_path&) = delete;
-};
-
-bytes from_hex(std::initializer_list<const char*> parts) {
-  bytes out;
-  for (const char* p : parts)
-    for (std::size_t i = 0; p[i] != '\0'; i += 2)
-      out.push_back(static_cast<unsigned char>(std::stoi(std::string(p + i, 2), nullptr, 16)));
-  return out;
-}
-
-void write_bytes(const fs::path& p, const bytes& b) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-  REQUIRE(out.good());
-}
-
-bytes read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using attractor_test::bytes;
+using attractor_test::from_hex;
+using attractor_test::read_bytes;
+using attractor_test::temp_path;
+using attractor_test::write_bytes;
 
 std::span<const std::byte> as_span(const bytes& b) { return std::as_bytes(std::span(b)); }
 
@@ -381,7 +351,7 @@ TEST_CASE("safetensors: every bad input throws attractor::error naming the probl
   SUBCASE("missing file, directory") {
     temp_path tmp;
     CHECK(contains(error_of([&] { (void)safetensors_file::read(tmp.path); }),
-                   {"safetensors_file::read", "attractor_test_st_", "no such file"}));
+                   {"safetensors_file::read", "attractor_test_", "no such file"}));
     fs::create_directory(tmp.path);
     CHECK(contains(error_of([&] { (void)safetensors_file::read(tmp.path); }), {"a regular file"}));
   }
@@ -495,7 +465,7 @@ TEST_CASE("safetensors: every bad input throws attractor::error naming the probl
     temp_path tmp;
     write_bytes(tmp.path, python_plain);
     const auto g = safetensors_file::read(tmp.path);
-    CHECK(contains(error_of([&] { (void)g.get<double>("inp.bias"); }), {"inp.bias", "attractor_test_st_", "F32"}));
+    CHECK(contains(error_of([&] { (void)g.get<double>("inp.bias"); }), {"inp.bias", "attractor_test_", "F32"}));
   }
   SUBCASE("unknown names") {
     const auto f = safetensors_file::parse(as_span(python_plain));
@@ -772,7 +742,7 @@ TEST_CASE_TEMPLATE("safetensors: save_parameters and load_parameters", T, float,
     param extra("blocks.1.fc1.weight", shape{3, 2});
     const attractor::nn::parameter_list<T, cpu> other = {&w2, &extra};  // lacks two, adds one
     const std::string msg = error_of([&] { attractor::nn::load_parameters(tmp.path, other); });
-    CHECK(contains(msg, {"load_parameters", "attractor_test_st_", "the 2 tensors of the module",
+    CHECK(contains(msg, {"load_parameters", "attractor_test_", "the 2 tensors of the module",
                          "a checkpoint of the wrong architecture", "1 missing: 'blocks.1.fc1.weight'",
                          "2 unexpected: 'blocks.0.fc1.bias', 'norm.gain'"}));
     CHECK(unchanged());
