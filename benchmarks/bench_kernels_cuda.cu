@@ -8,6 +8,7 @@
 
 #include "attractor/cuda.cuh"
 #include "attractor/random/philox.hpp"
+#include "cuda_timing.cuh"
 
 using namespace attractor;
 
@@ -20,26 +21,10 @@ context<cuda>& gpu() {
   return ctx;
 }
 
-/// Runs `body` once to warm up, then times each iteration with CUDA events and reports it as manual time.
+/// Times `body` on the shared context (cuda_timing.cuh).
 template <class Body>
 void time_on_gpu(benchmark::State& state, Body body) {
-  auto& ctx = gpu();
-  body();
-  ctx.synchronize();
-  cudaEvent_t start, stop;
-  ATTRACTOR_CUDA_CHECK(cudaEventCreate(&start));
-  ATTRACTOR_CUDA_CHECK(cudaEventCreate(&stop));
-  for (auto _ : state) {
-    ATTRACTOR_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-    body();
-    ATTRACTOR_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-    ATTRACTOR_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    ATTRACTOR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(ms / 1e3);
-  }
-  ATTRACTOR_CUDA_CHECK(cudaEventDestroy(start));
-  ATTRACTOR_CUDA_CHECK(cudaEventDestroy(stop));
+  attractor_bench::time_on_gpu(state, gpu(), body);
 }
 
 template <class Scalar>

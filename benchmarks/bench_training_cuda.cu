@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attractor/cuda.cuh"
+#include "cuda_timing.cuh"
 
 namespace {
 
@@ -43,22 +44,8 @@ void BM_training_step_cuda(benchmark::State& state) {
     g.backward(loss);
     opt.step(ctx);
   };
-  for (int i = 0; i < 3; ++i) step();
-  ctx.synchronize();
-  cudaEvent_t start, stop;
-  ATTRACTOR_CUDA_CHECK(cudaEventCreate(&start));
-  ATTRACTOR_CUDA_CHECK(cudaEventCreate(&stop));
-  for (auto _ : state) {
-    ATTRACTOR_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-    step();
-    ATTRACTOR_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-    ATTRACTOR_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    ATTRACTOR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(ms / 1e3);
-  }
-  ATTRACTOR_CUDA_CHECK(cudaEventDestroy(start));
-  ATTRACTOR_CUDA_CHECK(cudaEventDestroy(stop));
+  for (int i = 0; i < 2; ++i) step();  // plus one more in time_on_gpu: three warm-up steps, as before
+  attractor_bench::time_on_gpu(state, ctx, step);
   state.counters["samples/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(per_tau ? "per_tau" : "per_sample");
 }
