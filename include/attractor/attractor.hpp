@@ -7,4 +7,5 @@
 #include "attractor/core.hpp"
 #include "attractor/nn.hpp"
 #include "attractor/random.hpp"
+#include "attractor/systems.hpp"
 #include "attractor/tensor.hpp"

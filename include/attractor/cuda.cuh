@@ -14,6 +14,7 @@
 #include "attractor/core.hpp"
 #include "attractor/nn.hpp"
 #include "attractor/random.hpp"
+#include "attractor/systems.hpp"
 #include "attractor/tensor/ops.hpp"
 #include "attractor/tensor/shape.hpp"
 #include "attractor/tensor/tensor.hpp"

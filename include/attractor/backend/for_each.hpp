@@ -21,4 +21,14 @@ void for_each_index(context<cpu>& ctx, std::size_t n, F f) {
   for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
 }
 
+/// for_each_index for few, heavy iterations (one per ensemble member integrating many steps, one per tile): runs in
+/// parallel whenever there are two or more, with dynamic scheduling since iterations may differ in cost.
+template <class F>
+void for_each_index_coarse(context<cpu>& ctx, std::size_t n, F f) {
+  const auto count = static_cast<std::ptrdiff_t>(n);
+  [[maybe_unused]] const int threads = n >= 2 ? ctx.threads() : 1;
+  ATTRACTOR_OMP(parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1))
+  for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+}
+
 }  // namespace attractor

@@ -35,4 +35,10 @@ void for_each_index(context<cuda>& ctx, std::size_t n, F f) {
   ATTRACTOR_CUDA_CHECK(cudaGetLastError());
 }
 
+/// On cuda every iteration is a thread already: the same as for_each_index.
+template <class F>
+void for_each_index_coarse(context<cuda>& ctx, std::size_t n, F f) {
+  for_each_index(ctx, n, f);
+}
+
 }  // namespace attractor

@@ -1,0 +1,5 @@
+// The systems layer: dynamical systems and their integrators.
+#pragma once
+
+#include "attractor/systems/lorenz63.hpp"
+#include "attractor/systems/rk4.hpp"
