@@ -52,8 +52,7 @@ struct affine_last_axis3 {
 
 template <class Scalar, class Backend>
 void affine3(context<Backend>& ctx, tensor_view<Scalar, Backend> x, bool to_normalised, const char* fn) {
-  require(x.rank() >= 1 && x.extent(x.rank() - 1) == 3, fn, "states with 3 variables along the last axis",
-          x.shape());
+  require(x.rank() >= 1 && x.extent(x.rank() - 1) == 3, fn, "states with 3 variables along the last axis", x.shape());
   using c = lorenz63_climatology;
   std::array<Scalar, 3> a{}, b{};
   for (std::size_t k = 0; k < 3; ++k) {
@@ -103,7 +102,8 @@ struct lorenz63_dataset {
 /// One set of `members` trajectories (members x (steps + 1) x 3), drawn from `gen`.
 template <floating_scalar Scalar, class Backend>
 tensor<Scalar, Backend> lorenz63_trajectories(context<Backend>& ctx, philox& gen, std::size_t members,
-                                              const lorenz63_dataset_options& o, std::string_view name = "trajectories") {
+                                              const lorenz63_dataset_options& o,
+                                              std::string_view name = "trajectories") {
   constexpr const char* fn = "systems::lorenz63_trajectories";
   require(o.dt > 0 && std::isfinite(o.dt), fn, "a finite dt > 0", o.dt);
   require(o.initial_std >= 0 && std::isfinite(o.initial_std), fn, "a finite initial_std >= 0", o.initial_std);

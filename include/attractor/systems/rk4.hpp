@@ -84,8 +84,8 @@ std::size_t checked_members(const tensor_view<Scalar, Backend>& states, layout w
   constexpr std::size_t d = System::dimension;
   require(states.rank() == 2, fn, "a rank-2 tensor of states", states.shape());
   const std::size_t state_axis = where == layout::members_in_rows ? 1 : 0;
-  require(states.extent(state_axis) == d, fn,
-          attractor::detail::concat(d, " state variables along axis ", state_axis), states.shape());
+  require(states.extent(state_axis) == d, fn, attractor::detail::concat(d, " state variables along axis ", state_axis),
+          states.shape());
   return states.extent(1 - state_axis);
 }
 
@@ -110,8 +110,8 @@ void rk4_advance(context<Backend>& ctx, const System& system, tensor_view<Scalar
 /// rk4_advance that also writes every state, the start included, to `out` (members x (steps + 1) x dimension);
 /// `states` (members x dimension) ends at the last one.
 template <class System, class Scalar, class Backend>
-void rk4_trajectory(context<Backend>& ctx, const System& system, tensor_view<Scalar, Backend> states,
-                    std::size_t steps, Scalar dt, tensor_view<Scalar, Backend> out) {
+void rk4_trajectory(context<Backend>& ctx, const System& system, tensor_view<Scalar, Backend> states, std::size_t steps,
+                    Scalar dt, tensor_view<Scalar, Backend> out) {
   constexpr const char* fn = "systems::rk4_trajectory";
   constexpr std::size_t d = System::dimension;
   const std::size_t members = detail::checked_members<System>(states, layout::members_in_rows, fn);
@@ -119,9 +119,9 @@ void rk4_trajectory(context<Backend>& ctx, const System& system, tensor_view<Sca
           attractor::detail::concat("an output of shape ", shape{members, steps + 1, d}), out.shape());
   require(std::isfinite(dt) && dt > 0, fn, "a finite step dt > 0", dt);
   if (members == 0) return;
-  for_each_index_coarse(ctx, members,
-                        detail::rk4_members<System, Scalar>{system, states.data(), d, 1, steps, dt, out.data(),
-                                                            (steps + 1) * d});
+  for_each_index_coarse(
+      ctx, members,
+      detail::rk4_members<System, Scalar>{system, states.data(), d, 1, steps, dt, out.data(), (steps + 1) * d});
 }
 
 }  // namespace attractor::systems
