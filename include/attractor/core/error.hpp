@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cmath>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "attractor/core/config.hpp"
@@ -29,6 +31,23 @@ std::string concat(Parts&&... parts) {
   std::ostringstream out;
   (out << ... << std::forward<Parts>(parts));
   return out.str();
+}
+
+/// The parts of a message, streamed only when printed: pass text(...) rather than concat(...) to require(), whose
+/// arguments are evaluated on every call, so that checks in hot paths build no string unless they fail. It holds
+/// references, so it must not outlive the full expression that made it.
+template <class... Parts>
+struct lazy_text {
+  std::tuple<const Parts&...> parts;
+  friend std::ostream& operator<<(std::ostream& out, const lazy_text& t) {
+    std::apply([&out](const auto&... p) { ((out << p), ...); }, t.parts);
+    return out;
+  }
+};
+
+template <class... Parts>
+lazy_text<Parts...> text(const Parts&... parts) {
+  return {std::tuple<const Parts&...>(parts...)};
 }
 
 }  // namespace detail
