@@ -12,6 +12,7 @@
 #include "attractor/backend/cuda/reduce.cuh"
 #include "attractor/backend/cuda/segment_sum.cuh"
 #include "attractor/core.hpp"
+#include "attractor/diffusion.hpp"
 #include "attractor/nn.hpp"
 #include "attractor/random.hpp"
 #include "attractor/systems.hpp"

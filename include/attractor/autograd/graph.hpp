@@ -90,11 +90,11 @@ public:
     const shape xs = shape_of(x);
     const shape ws = shape_of(weight);
     require(xs.rank() == 2 && ws.rank() == 2 && xs[1] == ws[1], fn, "x (batch x in) and weight (out x in)",
-            detail::concat("x ", xs, ", weight ", ws));
+            detail::text("x ", xs, ", weight ", ws));
     const std::size_t batch = xs[0], in = xs[1], out = ws[0];
     const bool has_bias = bias.id != value{}.id;
     if (has_bias)
-      require(shape_of(bias) == shape{out}, fn, detail::concat("bias of shape (", out, ")"), shape_of(bias));
+      require(shape_of(bias) == shape{out}, fn, detail::text("bias of shape (", out, ")"), shape_of(bias));
     const value y = make_result({batch, out}, {x, weight, bias});
     // Column sums of dy (the bias gradient) are a GEMM with a row of ones.
     auto ones = std::make_shared<tensor<Scalar, Backend>>(shape{1, batch});
@@ -167,8 +167,8 @@ public:
   value modulate(value x, value scale, value shift) {
     const shape xs = shape_of(x);
     require(shape_of(scale) == xs && shape_of(shift) == xs, "graph::modulate",
-            detail::concat("scale and shift of shape ", xs),
-            detail::concat("scale ", shape_of(scale), ", shift ", shape_of(shift)));
+            detail::text("scale and shift of shape ", xs),
+            detail::text("scale ", shape_of(scale), ", shift ", shape_of(shift)));
     const std::size_t n = xs.size();
     const value y = make_result(xs, {x, scale, shift});
     add_op(
@@ -202,7 +202,7 @@ public:
   value concat(value a, value b) {
     const shape as = shape_of(a), bs = shape_of(b);
     require(as.rank() == 2 && bs.rank() == 2 && as[0] == bs[0], "graph::concat", "two rank-2 tensors with equal rows",
-            detail::concat("a ", as, ", b ", bs));
+            detail::text("a ", as, ", b ", bs));
     const std::size_t rows = as[0], ca = as[1], cb = bs[1], cols = ca + cb;
     const value y = make_result({rows, cols}, {a, b});
     add_op(
@@ -221,7 +221,7 @@ public:
   std::pair<value, value> split(value x, std::size_t first) {
     const shape xs = shape_of(x);
     require(xs.rank() == 2 && first <= xs[1], "graph::split",
-            detail::concat("a rank-2 tensor with >= ", first, " columns"), xs);
+            detail::text("a rank-2 tensor with >= ", first, " columns"), xs);
     const std::size_t rows = xs[0], cols = xs[1], rest = cols - first;
     const value a = make_result({rows, first}, {x});
     const value b = make_result({rows, rest}, {x});
@@ -250,7 +250,7 @@ public:
   /// mean((pred - target)^2) over all elements, as torch.nn.MSELoss: a rank-0 tensor.
   value mse(value pred, value target) {
     const shape ps = shape_of(pred);
-    require(ps == shape_of(target), "graph::mse", detail::concat("a target of shape ", ps), shape_of(target));
+    require(ps == shape_of(target), "graph::mse", detail::text("a target of shape ", ps), shape_of(target));
     require(ps.size() > 0, "graph::mse", "non-empty tensors", ps);
     const std::size_t n = ps.size();
     const value loss = make_result(shape{}, {pred, target});

@@ -28,9 +28,9 @@ struct gemm_shape {
 
   void validate(const char* function) const {
     // As in BLAS, a leading dimension is at least 1 even for an empty matrix.
-    require(lda >= std::max<std::size_t>(1, a_cols()), function, detail::concat("lda >= ", a_cols()), lda);
-    require(ldb >= std::max<std::size_t>(1, b_cols()), function, detail::concat("ldb >= ", b_cols()), ldb);
-    require(ldc >= std::max<std::size_t>(1, n), function, detail::concat("ldc >= ", n), ldc);
+    require(lda >= std::max<std::size_t>(1, a_cols()), function, detail::text("lda >= ", a_cols()), lda);
+    require(ldb >= std::max<std::size_t>(1, b_cols()), function, detail::text("ldb >= ", b_cols()), ldb);
+    require(ldc >= std::max<std::size_t>(1, n), function, detail::text("ldc >= ", n), ldc);
   }
 };
 

@@ -54,7 +54,7 @@ void kaiming_uniform(context<Backend>& ctx, philox& gen, tensor_view<Scalar, Bac
           weight.shape());
   const std::size_t n_in = fan_in(weight.shape());
   require(n_in > 0, "nn::kaiming_uniform", "fan_in > 0",
-          attractor::detail::concat("fan_in 0 for a weight of shape ", weight.shape()));
+          attractor::detail::text("fan_in 0 for a weight of shape ", weight.shape()));
   require(std::isfinite(a), "nn::kaiming_uniform", "a finite negative slope a", a);
   const auto b = static_cast<Scalar>(kaiming_uniform_bound(n_in, a));
   fill_uniform(ctx, gen, weight, -b, b);
@@ -89,7 +89,7 @@ void linear_default_init(context<Backend>& ctx, philox& gen, tensor_view<Scalar,
                          tensor_view<Scalar, Backend> bias) {
   require(weight.rank() == 2, "nn::linear_default_init", "a weight of rank 2 (out x in)", weight.shape());
   require(bias.rank() == 1 && bias.shape()[0] == weight.shape()[0], "nn::linear_default_init",
-          attractor::detail::concat("a bias of shape (", weight.shape()[0], ")"), bias.shape());
+          attractor::detail::text("a bias of shape (", weight.shape()[0], ")"), bias.shape());
   kaiming_uniform(ctx, gen, weight);
   linear_bias_uniform(ctx, gen, bias, weight.shape()[1]);
 }

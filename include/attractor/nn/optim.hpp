@@ -40,7 +40,7 @@ void require_valid_parameter_list(const parameter_list<Scalar, Backend>& params,
   require(!params.empty(), function, "a non-empty parameter list", "an empty one");
   for (std::size_t i = 0; i < params.size(); ++i) {
     require(params[i] != nullptr, function, "non-null parameters",
-            attractor::detail::concat("a null pointer at index ", i));
+            attractor::detail::text("a null pointer at index ", i));
   }
   std::vector<const parameter<Scalar, Backend>*> sorted(params.begin(), params.end());
   std::sort(sorted.begin(), sorted.end());
@@ -55,11 +55,11 @@ void require_valid_parameter_list(const parameter_list<Scalar, Backend>& params,
 template <floating_scalar Scalar, class Backend, class State>
 void require_matching_shapes(const parameter_list<Scalar, Backend>& params, const std::vector<State>& state,
                              const char* function) {
-  require(params.size() == state.size(), function, attractor::detail::concat(state.size(), " parameters"),
-          attractor::detail::concat(params.size(), " parameters"));
+  require(params.size() == state.size(), function, attractor::detail::text(state.size(), " parameters"),
+          attractor::detail::text(params.size(), " parameters"));
   for (std::size_t i = 0; i < params.size(); ++i) {
     require(params[i] != nullptr, function, "non-null parameters",
-            attractor::detail::concat("a null pointer at index ", i));
+            attractor::detail::text("a null pointer at index ", i));
     if (!(params[i]->shape() == state[i].shape())) {
       fail(function,
            attractor::detail::concat("parameter ", i, " ('", params[i]->name, "') of shape ", state[i].shape()),
@@ -75,7 +75,7 @@ template <floating_scalar Scalar, class Backend, class State>
 void require_state_matches(const parameter_list<Scalar, Backend>& params, const std::vector<State>& state,
                            const char* function, const char* what) {
   require(params.size() == state.size(), function,
-          attractor::detail::concat(params.size(), " ", what, " tensors, one per parameter"), state.size());
+          attractor::detail::text(params.size(), " ", what, " tensors, one per parameter"), state.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!(params[i]->shape() == state[i].shape())) {
       fail(function,

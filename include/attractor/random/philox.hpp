@@ -234,8 +234,8 @@ template <class Backend, floating_scalar Scalar>
 void fill_uniform(context<Backend>& ctx, philox& gen, Scalar* out, std::size_t n,
                   std::type_identity_t<Scalar> low = Scalar(0), std::type_identity_t<Scalar> high = Scalar(1)) {
   require(std::isfinite(low) && std::isfinite(high) && low < high && std::isfinite(high - low), "fill_uniform",
-          "finite bounds with low < high", detail::concat("low = ", low, ", high = ", high));
-  require(out != nullptr || n == 0, "fill_uniform", "a non-null output for n > 0", detail::concat("n = ", n));
+          "finite bounds with low < high", detail::text("low = ", low, ", high = ", high));
+  require(out != nullptr || n == 0, "fill_uniform", "a non-null output for n > 0", detail::text("n = ", n));
   if (n == 0) return;
   const std::uint64_t blocks = philox_blocks<Scalar>(n);
   for_each_index(
@@ -252,7 +252,7 @@ void fill_normal(context<Backend>& ctx, philox& gen, Scalar* out, std::size_t n,
                  std::type_identity_t<Scalar> mean = Scalar(0), std::type_identity_t<Scalar> stddev = Scalar(1)) {
   require(std::isfinite(mean), "fill_normal", "a finite mean", mean);
   require(std::isfinite(stddev) && stddev >= 0, "fill_normal", "a finite stddev >= 0", stddev);
-  require(out != nullptr || n == 0, "fill_normal", "a non-null output for n > 0", detail::concat("n = ", n));
+  require(out != nullptr || n == 0, "fill_normal", "a non-null output for n > 0", detail::text("n = ", n));
   if (n == 0) return;
   const std::uint64_t blocks = philox_blocks<Scalar>(n);
   for_each_index(ctx, static_cast<std::size_t>(blocks),

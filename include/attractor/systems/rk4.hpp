@@ -84,7 +84,7 @@ std::size_t checked_members(const tensor_view<Scalar, Backend>& states, layout w
   constexpr std::size_t d = System::dimension;
   require(states.rank() == 2, fn, "a rank-2 tensor of states", states.shape());
   const std::size_t state_axis = where == layout::members_in_rows ? 1 : 0;
-  require(states.extent(state_axis) == d, fn, attractor::detail::concat(d, " state variables along axis ", state_axis),
+  require(states.extent(state_axis) == d, fn, attractor::detail::text(d, " state variables along axis ", state_axis),
           states.shape());
   return states.extent(1 - state_axis);
 }
@@ -116,7 +116,7 @@ void rk4_trajectory(context<Backend>& ctx, const System& system, tensor_view<Sca
   constexpr std::size_t d = System::dimension;
   const std::size_t members = detail::checked_members<System>(states, layout::members_in_rows, fn);
   require(out.shape() == shape{members, steps + 1, d}, fn,
-          attractor::detail::concat("an output of shape ", shape{members, steps + 1, d}), out.shape());
+          attractor::detail::text("an output of shape ", shape{members, steps + 1, d}), out.shape());
   require(std::isfinite(dt) && dt > 0, fn, "a finite step dt > 0", dt);
   if (members == 0) return;
   for_each_index_coarse(

@@ -29,7 +29,7 @@ auto as_eigen(tensor_view<T, cpu> view) {
   using matrix = std::conditional_t<std::is_const_v<T>, const eigen_matrix<std::remove_const_t<T>>,
                                     eigen_matrix<std::remove_const_t<T>>>;
   require(view.rank() == 1 || view.rank() == 2, "as_eigen", "a rank-1 or rank-2 view",
-          detail::concat("rank ", view.rank(), ", shape ", view.shape()));
+          detail::text("rank ", view.rank(), ", shape ", view.shape()));
   const std::size_t rows = view.shape()[0];
   const std::size_t cols = view.rank() == 2 ? view.shape()[1] : 1;
   constexpr auto index_max = static_cast<std::size_t>(Eigen::NumTraits<Eigen::Index>::highest());

@@ -99,19 +99,19 @@ void matmul(context<Backend>& ctx, const A& a, const B& b, C&& c, transpose tran
   const std::size_t ra = va.rank(), rb = vb.rank(), rc = vc.rank();
   require((ra == 2 || ra == 3) && (rb == 2 || rb == 3) && rc == std::max(ra, rb), fn,
           "a and b of rank 2 or 3 and c of the larger rank",
-          detail::concat("a ", va.shape(), ", b ", vb.shape(), ", c ", vc.shape()));
+          detail::text("a ", va.shape(), ", b ", vb.shape(), ", c ", vc.shape()));
   const std::size_t batch = rc == 3 ? vc.shape()[0] : 1;
-  if (ra == 3) require(va.shape()[0] == batch, fn, detail::concat("a batch of ", batch), va.shape());
-  if (rb == 3) require(vb.shape()[0] == batch, fn, detail::concat("b batch of ", batch), vb.shape());
+  if (ra == 3) require(va.shape()[0] == batch, fn, detail::text("a batch of ", batch), va.shape());
+  if (rb == 3) require(vb.shape()[0] == batch, fn, detail::text("b batch of ", batch), vb.shape());
   const std::size_t a_rows = va.shape()[ra - 2], a_cols = va.shape()[ra - 1];
   const std::size_t b_rows = vb.shape()[rb - 2], b_cols = vb.shape()[rb - 1];
   const std::size_t m = trans_a == transpose::no ? a_rows : a_cols;
   const std::size_t k = trans_a == transpose::no ? a_cols : a_rows;
   const std::size_t kb = trans_b == transpose::no ? b_rows : b_cols;
   const std::size_t n = trans_b == transpose::no ? b_cols : b_rows;
-  require(k == kb, fn, detail::concat("inner dimensions to agree (op(a) has ", k, " columns)"),
-          detail::concat(kb, " rows in op(b); a ", va.shape(), ", b ", vb.shape()));
-  require(vc.shape()[rc - 2] == m && vc.shape()[rc - 1] == n, fn, detail::concat("c with ", m, " x ", n, " matrices"),
+  require(k == kb, fn, detail::text("inner dimensions to agree (op(a) has ", k, " columns)"),
+          detail::text(kb, " rows in op(b); a ", va.shape(), ", b ", vb.shape()));
+  require(vc.shape()[rc - 2] == m && vc.shape()[rc - 1] == n, fn, detail::text("c with ", m, " x ", n, " matrices"),
           vc.shape());
   if (rc == 2) {
     gemm(ctx, trans_a, trans_b, m, n, k, alpha, va.data(), a_cols, vb.data(), b_cols, beta, vc.data(), n);
@@ -159,9 +159,9 @@ void segment_sum(context<Backend>& ctx, const Keys& keys, const X& x, Out&& out)
   auto vx = as_view(x);
   auto vo = as_view(out);
   require(vx.rank() == 2 && vo.rank() == 2 && vk.rank() == 1, "segment_sum", "keys of rank 1, x and out of rank 2",
-          detail::concat("keys ", vk.shape(), ", x ", vx.shape(), ", out ", vo.shape()));
-  require(vk.shape()[0] == vx.shape()[0], "segment_sum", detail::concat(vx.shape()[0], " keys"), vk.shape()[0]);
-  require(vo.shape()[1] == vx.shape()[1], "segment_sum", detail::concat("out with ", vx.shape()[1], " columns"),
+          detail::text("keys ", vk.shape(), ", x ", vx.shape(), ", out ", vo.shape()));
+  require(vk.shape()[0] == vx.shape()[0], "segment_sum", detail::text(vx.shape()[0], " keys"), vk.shape()[0]);
+  require(vo.shape()[1] == vx.shape()[1], "segment_sum", detail::text("out with ", vx.shape()[1], " columns"),
           vo.shape());
   segment_sum(ctx, vk.data(), vx.data(), vx.shape()[0], vx.shape()[1], vo.shape()[0], vo.data());
 }

@@ -18,7 +18,7 @@ class shape {
 public:
   constexpr shape() = default;
   shape(std::initializer_list<std::size_t> extents) {
-    require(extents.size() <= max_rank, "shape", detail::concat("rank <= ", max_rank), extents.size());
+    require(extents.size() <= max_rank, "shape", detail::text("rank <= ", max_rank), extents.size());
     rank_ = extents.size();
     std::size_t i = 0;
     for (auto e : extents) dims_[i++] = e;
@@ -26,7 +26,7 @@ public:
   template <class It>
   shape(It first, It last) {
     for (; first != last; ++first) {
-      require(rank_ < max_rank, "shape", detail::concat("rank <= ", max_rank), "more extents");
+      require(rank_ < max_rank, "shape", detail::text("rank <= ", max_rank), "more extents");
       dims_[rank_++] = static_cast<std::size_t>(*first);
     }
   }
@@ -34,7 +34,7 @@ public:
   [[nodiscard]] constexpr std::size_t rank() const { return rank_; }
   [[nodiscard]] constexpr std::size_t operator[](std::size_t axis) const { return dims_[axis]; }
   [[nodiscard]] std::size_t extent(std::size_t axis) const {
-    require(axis < rank_, "shape::extent", detail::concat("an axis < ", rank_), axis);
+    require(axis < rank_, "shape::extent", detail::text("an axis < ", rank_), axis);
     return dims_[axis];
   }
   /// Number of elements (1 for rank 0).

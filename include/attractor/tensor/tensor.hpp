@@ -42,8 +42,8 @@ public:
   /// Rows [begin, end) along the first axis.
   [[nodiscard]] tensor_view rows(std::size_t begin, std::size_t end) const {
     require(rank() >= 1, "tensor_view::rows", "rank >= 1", rank());
-    require(begin <= end && end <= shape_[0], "tensor_view::rows", detail::concat("0 <= begin <= end <= ", shape_[0]),
-            detail::concat("[", begin, ", ", end, ")"));
+    require(begin <= end && end <= shape_[0], "tensor_view::rows", detail::text("0 <= begin <= end <= ", shape_[0]),
+            detail::text("[", begin, ", ", end, ")"));
     std::array<std::size_t, max_rank> dims{};
     for (std::size_t i = 0; i < rank(); ++i) dims[i] = shape_[i];
     dims[0] = end - begin;
@@ -51,13 +51,13 @@ public:
   }
   /// Row `index` along the first axis, one rank lower.
   [[nodiscard]] tensor_view row(std::size_t index) const {
-    require(rank() >= 1 && index < shape_[0], "tensor_view::row", detail::concat("an index < ", shape_[0]), index);
+    require(rank() >= 1 && index < shape_[0], "tensor_view::row", detail::text("an index < ", shape_[0]), index);
     return {data_ + index * shape_.stride(0), attractor::shape(shape_.begin() + 1, shape_.end())};
   }
   /// The same elements under another shape with the same number of elements.
   [[nodiscard]] tensor_view reshape(const attractor::shape& s) const {
-    require(s.size() == size(), "tensor_view::reshape", detail::concat(size(), " elements"),
-            detail::concat(s.size(), " elements in ", s));
+    require(s.size() == size(), "tensor_view::reshape", detail::text(size(), " elements"),
+            detail::text(s.size(), " elements in ", s));
     return {data_, s};
   }
 
@@ -65,11 +65,11 @@ public:
   template <class... I>
   [[nodiscard]] T& at(I... index) const requires std::is_same_v<Backend, cpu> {
     constexpr std::size_t n = sizeof...(I);
-    require(n == rank(), "tensor_view::at", detail::concat(rank(), " indices"), n);
+    require(n == rank(), "tensor_view::at", detail::text(rank(), " indices"), n);
     const std::size_t idx[] = {static_cast<std::size_t>(index)...};
     std::size_t flat = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      require(idx[i] < shape_[i], "tensor_view::at", detail::concat("index < ", shape_[i], " on axis ", i), idx[i]);
+      require(idx[i] < shape_[i], "tensor_view::at", detail::text("index < ", shape_[i], " on axis ", i), idx[i]);
       flat = flat * shape_[i] + idx[i];
     }
     return data_[flat];

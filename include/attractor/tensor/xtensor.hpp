@@ -43,7 +43,7 @@ template <class E>
 requires tensor_element<std::remove_cv_t<typename E::value_type>> tensor<std::remove_cv_t<typename E::value_type>, cpu>
 from_xarray(const xt::xexpression<E>& expression) {
   const E& e = expression.derived_cast();
-  require(e.dimension() <= max_rank, "from_xarray", detail::concat("rank <= ", max_rank), e.dimension());
+  require(e.dimension() <= max_rank, "from_xarray", detail::text("rank <= ", max_rank), e.dimension());
   tensor<std::remove_cv_t<typename E::value_type>, cpu> out(shape(e.shape().begin(), e.shape().end()));
   if constexpr (std::is_base_of_v<xt::xcontainer<E>, E> && E::static_layout == xt::layout_type::row_major) {
     std::copy(e.data(), e.data() + out.size(), out.data());  // already contiguous and row-major

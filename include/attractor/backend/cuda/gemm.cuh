@@ -17,7 +17,7 @@ namespace detail {
 inline cublasOperation_t cublas_op(transpose t) { return t == transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 inline int cublas_int(std::size_t v, const char* function, const char* what) {
-  require(v <= static_cast<std::size_t>(INT_MAX), function, detail::concat(what, " <= ", INT_MAX), v);
+  require(v <= static_cast<std::size_t>(INT_MAX), function, detail::text(what, " <= ", INT_MAX), v);
   return static_cast<int>(v);
 }
 

@@ -1,0 +1,7 @@
+// The diffusion layer: noise schedules, output parameterisations, training and sampling.
+#pragma once
+
+#include "attractor/diffusion/parameterisation.hpp"
+#include "attractor/diffusion/sampler.hpp"
+#include "attractor/diffusion/schedule.hpp"
+#include "attractor/diffusion/trainer.hpp"

@@ -1,0 +1,230 @@
+// Tests of the diffusion layer: the schedules against the spec's alpha_bar table, the parameterisations' round
+// trips, the step grid, both samplers driven by the exact denoiser of a Gaussian target (which must reproduce its
+// mean and covariance), partial diffusion, the trainer (it learns, resumes bit for bit, stops on a NaN loss and
+// keeps its last good checkpoint) and argument validation.
+#include <doctest/doctest.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "attractor/diffusion.hpp"
+#include "file_helpers.hpp"
+
+namespace {
+
+using attractor::context;
+using attractor::cpu;
+using attractor::philox;
+using attractor::tensor;
+using attractor::tensor_view;
+namespace diffusion = attractor::diffusion;
+
+// The exact denoiser of x ~ N(mu, S) in 3-D, written with Eigen in double: E[x | z] = mu + a S (a^2 S + s^2 I)^-1
+// (z - a mu) at z = a x + s eps, returned as the head's prediction.
+struct gaussian_denoiser {
+  Eigen::Vector3d mu;
+  Eigen::Matrix3d cov;
+  diffusion::noise_schedule schedule;
+  diffusion::parameterisation head;
+
+  [[nodiscard]] std::size_t dimension() const { return 3; }
+  void predict(tensor_view<const float, cpu> z, std::size_t t, tensor_view<float, cpu> pred) const {
+    const double a = schedule.sqrt_alpha_bar(t), s = schedule.sigma(t);
+    const Eigen::Matrix3d gain = a * cov * (a * a * cov + s * s * Eigen::Matrix3d::Identity()).inverse();
+    for (std::size_t r = 0; r < z.extent(0); ++r) {
+      const Eigen::Vector3d zr(z.data()[3 * r], z.data()[3 * r + 1], z.data()[3 * r + 2]);
+      const Eigen::Vector3d x = mu + gain * (zr - a * mu);
+      const Eigen::Vector3d eps = s > 0 ? Eigen::Vector3d((zr - a * x) / s) : Eigen::Vector3d::Zero();
+      for (int k = 0; k < 3; ++k) {
+        double p = 0;
+        switch (head) {
+          case diffusion::parameterisation::noise: p = eps[k]; break;
+          case diffusion::parameterisation::state: p = x[k]; break;
+          case diffusion::parameterisation::velocity: p = a * eps[k] - s * x[k]; break;
+        }
+        pred.data()[3 * r + static_cast<std::size_t>(k)] = static_cast<float>(p);
+      }
+    }
+  }
+};
+
+gaussian_denoiser test_target(diffusion::parameterisation head) {
+  gaussian_denoiser g{Eigen::Vector3d(0.5, -1.0, 2.0), Eigen::Matrix3d(), diffusion::noise_schedule::cosine(), head};
+  g.cov << 0.8, 0.3, 0.0, 0.3, 0.5, -0.1, 0.0, -0.1, 0.3;
+  return g;
+}
+
+void check_moments(const tensor<float, cpu>& x, const gaussian_denoiser& target, double tolerance) {
+  const std::size_t n = x.extent(0);
+  Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+  for (std::size_t i = 0; i < n; ++i)
+    for (int k = 0; k < 3; ++k) mean[k] += x[3 * i + static_cast<std::size_t>(k)];
+  mean /= static_cast<double>(n);
+  Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
+  for (std::size_t i = 0; i < n; ++i) {
+    Eigen::Vector3d d;
+    for (int k = 0; k < 3; ++k) d[k] = x[3 * i + static_cast<std::size_t>(k)] - mean[k];
+    cov += d * d.transpose();
+  }
+  cov /= static_cast<double>(n - 1);
+  for (int k = 0; k < 3; ++k) CHECK(mean[k] == doctest::Approx(target.mu[k]).epsilon(0).scale(1).epsilon(tolerance));
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) CHECK(std::abs(cov(r, c) - target.cov(r, c)) < tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("diffusion: the cosine schedule matches the spec's alpha_bar table") {
+  const auto s = diffusion::noise_schedule::cosine();
+  CHECK(s.steps() == 1000);
+  CHECK(s.alpha_bar(0) == 1.0);
+  const std::vector<std::pair<std::size_t, double>> table{{1, 0.99996},   {10, 0.99937},  {50, 0.99201},
+                                                          {100, 0.97209}, {130, 0.95461}, {200, 0.89871},
+                                                          {400, 0.64748}, {500, 0.49384}, {600, 0.34081}};
+  for (const auto& [t, value] : table) CHECK(s.alpha_bar(t) == doctest::Approx(value).epsilon(1e-5 / value));
+  CHECK(s.alpha_bar(999) == doctest::Approx(2.43e-6).epsilon(0.01));
+  CHECK(s.alpha_bar(1000) == doctest::Approx(2.43e-7).epsilon(0.01));
+  CHECK(s.beta(1000) == 0.9);  // the only clipped beta
+  CHECK(s.beta(999) < 0.9);
+  // The spec's (spec §4) DDM sampler constants at t = 130.
+  CHECK(s.sqrt_alpha_bar(130) == doctest::Approx(0.97704).epsilon(1e-5));
+  CHECK(s.sigma(130) == doctest::Approx(0.21305).epsilon(1e-4));
+}
+
+TEST_CASE("diffusion: the linear schedule matches the spec's alpha_bar values") {
+  const auto s = diffusion::noise_schedule::linear();
+  CHECK(s.beta(1) == doctest::Approx(1e-4));
+  CHECK(s.beta(1000) == doctest::Approx(0.03));
+  CHECK(s.alpha_bar(100) == doctest::Approx(0.854).epsilon(1e-3));
+  CHECK(s.alpha_bar(400) == doctest::Approx(0.087).epsilon(0.01));
+  CHECK(s.alpha_bar(1000) == doctest::Approx(2.5e-7).epsilon(0.05));
+}
+
+TEST_CASE("diffusion: each parameterisation's target converts back to the clean state and the noise") {
+  const auto schedule = diffusion::noise_schedule::cosine();
+  for (auto head : {diffusion::parameterisation::noise, diffusion::parameterisation::state,
+                    diffusion::parameterisation::velocity}) {
+    for (std::size_t t : {1, 130, 500, 999}) {
+      const double a = schedule.sqrt_alpha_bar(t), s = schedule.sigma(t);
+      for (double x : {-1.3, 0.2, 2.5}) {
+        for (double eps : {-0.7, 1.1}) {
+          const double z = a * x + s * eps;
+          const double pred = diffusion::target_of(head, x, eps, a, s);
+          CHECK(diffusion::x_hat_of(head, z, pred, a, s) == doctest::Approx(x).epsilon(1e-9).scale(1));
+          CHECK(diffusion::eps_hat_of(head, z, pred, a, s) == doctest::Approx(eps).epsilon(1e-9).scale(1));
+        }
+      }
+    }
+  }
+  CHECK(diffusion::parse_parameterisation("v") == diffusion::parameterisation::velocity);
+  CHECK(diffusion::parse_schedule_kind("cos") == diffusion::schedule_kind::cosine);
+  CHECK_THROWS_AS(diffusion::parse_parameterisation("score"), attractor::error);
+}
+
+TEST_CASE("diffusion: the step grid rounds i T / N as the reference does") {
+  const auto g100 = diffusion::step_grid(1000, 100);
+  CHECK(g100.size() == 101);
+  CHECK(g100[100] == 1000);
+  CHECK(g100[99] == 990);
+  CHECK(g100[1] == 10);
+  CHECK(g100[0] == 0);
+  CHECK(g100[13] == 130);
+  const auto g3 = diffusion::step_grid(1000, 3);
+  CHECK(g3 == std::vector<std::size_t>{0, 333, 667, 1000});
+  CHECK_THROWS_AS(diffusion::step_grid(1000, 0), attractor::error);
+  CHECK_THROWS_AS(diffusion::step_grid(1000, 1001), attractor::error);
+}
+
+TEST_CASE("diffusion: DDPM and DDIM with the exact denoiser of a Gaussian reproduce its mean and covariance") {
+  // With 1000 steps the samplers' discretisation error is far below the sampling error; with fewer steps the
+  // plug-in x_hat shrinks the covariance (as Table 2's coarse grids show), so those are not checked here.
+  context<cpu> ctx;
+  const std::size_t n = 10000;
+  struct run_case {
+    diffusion::sampler_kind kind;
+    double eta;
+    diffusion::parameterisation head;
+  };
+  for (const run_case rc : {run_case{diffusion::sampler_kind::ddpm, 0, diffusion::parameterisation::velocity},
+                            run_case{diffusion::sampler_kind::ddpm, 0, diffusion::parameterisation::noise},
+                            run_case{diffusion::sampler_kind::ddim, 0, diffusion::parameterisation::velocity},
+                            run_case{diffusion::sampler_kind::ddim, 0.5, diffusion::parameterisation::state},
+                            run_case{diffusion::sampler_kind::ddim, 1, diffusion::parameterisation::noise}}) {
+    CAPTURE(diffusion::to_string(rc.kind));
+    CAPTURE(rc.eta);
+    auto target = test_target(rc.head);
+    diffusion::sampler<float, cpu, gaussian_denoiser> sampler(ctx, target, target.schedule, rc.head, 4096);
+    tensor<float, cpu> x({n, 3});
+    philox gen(11);
+    sampler.sample(gen, x.view(), {rc.kind, 1000, rc.eta});
+    // Standard errors: about 0.009 for the mean, 0.011 for the largest covariance entry.
+    check_moments(x, target, 0.04);
+  }
+}
+
+TEST_CASE("diffusion: DDIM with eta = 1 is DDPM, and DDIM with eta = 0 is deterministic") {
+  // Eq. 15's noise at eta = 1 is DDPM's posterior standard deviation and its remaining coefficients then give
+  // DDPM's mean: with the same generator both samplers draw the same numbers and must agree to rounding.
+  context<cpu> ctx;
+  auto target = test_target(diffusion::parameterisation::velocity);
+  diffusion::sampler<float, cpu, gaussian_denoiser> sampler(ctx, target, target.schedule, target.head);
+  tensor<float, cpu> a({500, 3}), b({500, 3}), c({500, 3});
+  philox g1(3), g2(3);
+  sampler.sample(g1, a.view(), {diffusion::sampler_kind::ddpm, 50, 0.0});
+  sampler.sample(g2, b.view(), {diffusion::sampler_kind::ddim, 50, 1.0});
+  for (std::size_t i = 0; i < a.size(); ++i) REQUIRE(a[i] == doctest::Approx(b[i]).epsilon(1e-4).scale(1));
+  // eta = 0: two runs from the same prior draw agree exactly even when the generator differs afterwards.
+  philox g3(4), g4(4);
+  sampler.sample(g3, b.view(), {diffusion::sampler_kind::ddim, 20, 0.0});
+  sampler.sample(g4, c.view(), {diffusion::sampler_kind::ddim, 20, 0.0});
+  for (std::size_t i = 0; i < b.size(); ++i) REQUIRE(b[i] == c[i]);
+}
+
+TEST_CASE("diffusion: partial diffusion keeps a distribution that the exact denoiser knows, and k = 0 copies") {
+  context<cpu> ctx;
+  auto target = test_target(diffusion::parameterisation::velocity);
+  diffusion::sampler<float, cpu, gaussian_denoiser> sampler(ctx, target, target.schedule, target.head, 5000);
+  const std::size_t n = 10000;
+  tensor<float, cpu> x({n, 3});
+  philox gen(5);
+  sampler.sample(gen, x.view(), {diffusion::sampler_kind::ddpm, 1000, 0.0});
+  tensor<float, cpu> y({n, 3});
+  sampler.partial(gen, x.view(), 130, y.view(), {diffusion::sampler_kind::ddpm, 1000, 0.0});
+  check_moments(y, target, 0.04);
+  // The draws moved: partial diffusion is a stochastic map, not the identity.
+  double moved = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) moved += std::abs(x[i] - y[i]);
+  CHECK(moved / static_cast<double>(x.size()) > 0.05);
+  // In place and at k = 0 it is the identity.
+  tensor<float, cpu> z({4, 3});
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = static_cast<float>(i);
+  sampler.partial(gen, z.view(), 0, z.view(), {diffusion::sampler_kind::ddpm, 100, 0.0});
+  for (std::size_t i = 0; i < z.size(); ++i) CHECK(z[i] == static_cast<float>(i));
+}
+
+TEST_CASE("diffusion: samplers reject bad arguments") {
+  context<cpu> ctx;
+  auto target = test_target(diffusion::parameterisation::velocity);
+  diffusion::sampler<float, cpu, gaussian_denoiser> sampler(ctx, target, target.schedule, target.head);
+  tensor<float, cpu> x({8, 3});
+  philox gen(1);
+  CHECK_THROWS_WITH_AS(sampler.sample(gen, x.view(), {diffusion::sampler_kind::ddim, 0, 0.0}),
+                       doctest::Contains("sampler steps"), attractor::error);
+  CHECK_THROWS_WITH_AS(sampler.sample(gen, x.view(), {diffusion::sampler_kind::ddim, 10, 1.5}),
+                       doctest::Contains("eta in [0, 1]"), attractor::error);
+  CHECK_THROWS_AS(sampler.sample(gen, x.view(), {diffusion::sampler_kind::ddim, 10, -0.1}), attractor::error);
+  tensor<float, cpu> wrong({8, 2});
+  CHECK_THROWS_AS(sampler.sample(gen, wrong.view(), {}), attractor::error);
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  tensor<float, cpu> out({8, 3});
+  CHECK_THROWS_WITH_AS(sampler.partial(gen, x.view(), 5, out.view(), {diffusion::sampler_kind::ddpm, 100, 0.0}),
+                       doctest::Contains("finite states"), attractor::error);
+  x[5] = 0;
+  CHECK_THROWS_AS(sampler.partial(gen, x.view(), 101, out.view(), {diffusion::sampler_kind::ddpm, 100, 0.0}),
+                  attractor::error);
+}
