@@ -228,3 +228,181 @@ TEST_CASE("diffusion: samplers reject bad arguments") {
   CHECK_THROWS_AS(sampler.partial(gen, x.view(), 101, out.view(), {diffusion::sampler_kind::ddpm, 100, 0.0}),
                   attractor::error);
 }
+
+namespace {
+
+namespace nn = attractor::nn;
+
+nn::denoising_resnet_options small_network() {
+  nn::denoising_resnet_options o;
+  o.hidden = 32;
+  o.blocks = 2;
+  o.embedding = 16;
+  return o;
+}
+
+// States near a closed curve in 3-D, n x 3: a low-dimensional set, so that a denoiser can do far better than the
+// unconditional mean (for standard normal data, by contrast, the velocity target is independent of z and no model
+// beats a loss of 1).
+tensor<float, cpu> curve_states(std::size_t n, std::uint64_t seed) {
+  context<cpu> ctx;
+  philox gen(seed);
+  tensor<float, cpu> u({n}), x({n, 3});
+  attractor::fill_uniform(ctx, gen, u);
+  attractor::fill_normal(ctx, gen, x, 0.0f, 0.03f);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float theta = 6.2831853f * u[i];
+    x[3 * i] += 1.2f * std::cos(theta);
+    x[3 * i + 1] += 1.2f * std::sin(theta);
+    x[3 * i + 2] += 0.8f * std::cos(2 * theta);
+  }
+  return x;
+}
+
+diffusion::trainer_options small_training(std::size_t steps) {
+  diffusion::trainer_options o;
+  o.batch = 64;
+  o.steps = steps;
+  o.lr = 1e-3;
+  o.validate_every = 0;
+  o.seed = 9;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("diffusion: the trainer learns: the loss of a velocity model falls well below its start") {
+  context<cpu> ctx;
+  philox init(1);
+  nn::denoising_resnet<float, cpu> net(ctx, init, small_network());
+  const auto data = curve_states(4096, 2), validation = curve_states(1024, 3);
+  auto o = small_training(2000);
+  o.lr = 3e-3;
+  o.ema_decay = 0.95;
+  o.validate_every = 1000;
+  o.validation_batches = 4;
+  std::size_t reports = 0;
+  o.progress_every = 500;
+  o.progress = [&](const diffusion::training_progress& p) {
+    ++reports;
+    CHECK(p.samples_per_second > 0);
+    CHECK(std::isfinite(p.loss));
+  };
+  diffusion::trainer<float, cpu> trainer(ctx, net, diffusion::noise_schedule::cosine(),
+                                         diffusion::parameterisation::velocity, o);
+  trainer.train(data.view(), validation.view());
+  CHECK(trainer.step() == 2000);
+  CHECK(reports == 4);
+  // The best model that ignores z predicts E[v | t] = -s E[x] and scores mean_t mean_d (a_t^2 + s_t^2 Var x_d):
+  // a model that learnt to denoise must beat it clearly.
+  const auto schedule = diffusion::noise_schedule::cosine();
+  double variance[3] = {0, 0, 0}, mean[3] = {0, 0, 0};
+  const std::size_t n = validation.extent(0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t d = 0; d < 3; ++d) mean[d] += validation[3 * i + d] / static_cast<double>(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t d = 0; d < 3; ++d)
+      variance[d] += std::pow(validation[3 * i + d] - mean[d], 2) / static_cast<double>(n - 1);
+  double blind = 0;
+  for (std::size_t t = 1; t <= 1000; ++t)
+    for (double v : variance) blind += (schedule.alpha_bar(t) + (1 - schedule.alpha_bar(t)) * v) / 3000.0;
+  CAPTURE(blind);
+  CHECK(trainer.losses().front() > 0.95 * blind);  // the untrained net is no better than blind
+  CHECK(std::isfinite(trainer.last_validation_loss()));
+  CHECK(trainer.last_validation_loss() < 0.8 * blind);
+}
+
+TEST_CASE("diffusion: a run resumed from its checkpoint continues exactly as the uninterrupted run") {
+  context<cpu> ctx;
+  const auto data = curve_states(512, 4);
+  attractor_test::temp_path file;
+  auto weights_of = [&](nn::denoising_resnet<float, cpu>& net) {
+    std::vector<float> out;
+    for (auto* p : net.parameters())
+      for (std::size_t i = 0; i < p->value.size(); ++i) out.push_back(p->value[i]);
+    return out;
+  };
+  philox i1(5), i2(5), i3(6);  // the resumed net starts from other weights: the checkpoint must overwrite them
+  nn::denoising_resnet<float, cpu> straight(ctx, i1, small_network()), first(ctx, i2, small_network()),
+      resumed(ctx, i3, small_network());
+  const auto schedule = diffusion::noise_schedule::cosine();
+  const auto head = diffusion::parameterisation::velocity;
+  // 10 steps of 64 over 512 samples: the run crosses an epoch boundary after step 8.
+  diffusion::trainer<float, cpu> a(ctx, straight, schedule, head, small_training(10));
+  a.train(data.view());
+  auto o = small_training(6);
+  o.checkpoint = file.path;
+  diffusion::trainer<float, cpu> b(ctx, first, schedule, head, o);
+  b.train(data.view());
+  CHECK(std::filesystem::exists(file.path));
+  diffusion::trainer<float, cpu> c(ctx, resumed, schedule, head, small_training(10));
+  c.load_checkpoint(file.path);
+  CHECK(c.step() == 6);
+  c.train(data.view());
+  CHECK(weights_of(resumed) == weights_of(straight));
+  for (std::size_t i = 0; i < 4; ++i) CHECK(c.losses()[i] == a.losses()[6 + i]);
+  const auto ema_a = a.average().shadow(), ema_c = c.average().shadow();
+  for (std::size_t p = 0; p < ema_a.size(); ++p)
+    for (std::size_t i = 0; i < ema_a[p].size(); ++i) REQUIRE(ema_a[p].data()[i] == ema_c[p].data()[i]);
+}
+
+TEST_CASE("diffusion: a NaN or Inf loss stops training with an error and keeps the last good checkpoint") {
+  context<cpu> ctx;
+  const auto data = curve_states(512, 4);
+  attractor_test::temp_path file;
+  philox init(7);
+  nn::denoising_resnet<float, cpu> net(ctx, init, small_network());
+  auto o = small_training(50);
+  o.lr = 1e30;  // Adam moves every weight by about lr: the second forward pass overflows
+  o.checkpoint = file.path;
+  o.checkpoint_every = 1;
+  diffusion::trainer<float, cpu> t(ctx, net, diffusion::noise_schedule::cosine(), diffusion::parameterisation::noise,
+                                   o);
+  CHECK_THROWS_WITH_AS(t.train(data.view()), doctest::Contains("the last good checkpoint (step 1)"), attractor::error);
+  // The checkpoint on disk is whole and loads.
+  philox other(8);
+  nn::denoising_resnet<float, cpu> again(ctx, other, small_network());
+  diffusion::trainer<float, cpu> u(ctx, again, diffusion::noise_schedule::cosine(), diffusion::parameterisation::noise,
+                                   small_training(50));
+  u.load_checkpoint(file.path);
+  CHECK(u.step() == 1);
+}
+
+TEST_CASE("diffusion: the trainer rejects bad data and checkpoints of another model") {
+  context<cpu> ctx;
+  attractor_test::temp_path file;
+  philox init(7);
+  nn::denoising_resnet<float, cpu> net(ctx, init, small_network());
+  auto data = curve_states(256, 1);
+  auto o = small_training(2);
+  o.checkpoint = file.path;
+  diffusion::trainer<float, cpu> t(ctx, net, diffusion::noise_schedule::cosine(), diffusion::parameterisation::velocity,
+                                   o);
+  tensor<float, cpu> wrong({256, 2});
+  CHECK_THROWS_AS(t.train(wrong.view()), attractor::error);
+  tensor<float, cpu> few({10, 3});
+  CHECK_THROWS_WITH_AS(t.train(few.view()), doctest::Contains("one batch"), attractor::error);
+  data[100] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(t.train(data.view()), doctest::Contains("finite training data"), attractor::error);
+  data[100] = 0;
+  t.train(data.view());
+  // Another architecture, another parameterisation, another schedule: each refused, naming what differs.
+  auto wider = small_network();
+  wider.hidden = 48;
+  nn::denoising_resnet<float, cpu> net2(ctx, init, wider);
+  diffusion::trainer<float, cpu> t2(ctx, net2, diffusion::noise_schedule::cosine(),
+                                    diffusion::parameterisation::velocity, small_training(2));
+  CHECK_THROWS_WITH_AS(t2.load_checkpoint(file.path), doctest::Contains("attractor.architecture"), attractor::error);
+  diffusion::trainer<float, cpu> t3(ctx, net, diffusion::noise_schedule::cosine(), diffusion::parameterisation::noise,
+                                    small_training(2));
+  CHECK_THROWS_WITH_AS(t3.load_checkpoint(file.path), doctest::Contains("attractor.parameterisation"),
+                       attractor::error);
+  diffusion::trainer<float, cpu> t4(ctx, net, diffusion::noise_schedule::linear(),
+                                    diffusion::parameterisation::velocity, small_training(2));
+  CHECK_THROWS_WITH_AS(t4.load_checkpoint(file.path), doctest::Contains("attractor.schedule"), attractor::error);
+  // A truncated checkpoint: a clear error, and the trainer unchanged.
+  const auto size = std::filesystem::file_size(file.path);
+  std::filesystem::resize_file(file.path, size / 2);
+  CHECK_THROWS_AS(t.load_checkpoint(file.path), attractor::error);
+  CHECK(t.step() == 2);
+}
