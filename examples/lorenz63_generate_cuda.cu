@@ -1,0 +1,13 @@
+// lorenz63_generate on the cuda backend (for --full on a GPU): see lorenz63_generate.hpp, or run with --help.
+#include <attractor/cuda.cuh>
+
+#include "lorenz63_generate.hpp"
+
+int main(int argc, char** argv) try {
+  const auto o = lorenz63_generate::parse(argc, argv);
+  attractor::context<attractor::cuda> ctx;
+  return lorenz63_generate::run(ctx, o);
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "lorenz63_generate_cuda: %s\n", e.what());
+  return 1;
+}
