@@ -42,17 +42,6 @@ tensor<T, cpu> uniform_states(std::size_t n, std::size_t d, std::uint64_t seed, 
   return t;
 }
 
-/// The message of the attractor::error that f throws ("" if it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const attractor::error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 /// Brute force: for each query, the smallest squared distance to any reference state, in double.
 template <class T>
 std::vector<double> brute_force_nearest(const tensor<T, cpu>& q, const tensor<T, cpu>& r) {
@@ -200,32 +189,35 @@ TEST_CASE_TEMPLATE("metrics histogram counts match a direct count, on one thread
 TEST_CASE("metrics hellinger rejects bad arguments with clear errors") {
   context<cpu> ctx;
   const auto good = uniform_states<double>(10, 3, 1, -1.0, 1.0);
-  CHECK(error_of([] { cube_histogram h(3, cube_grid{0, -1.0, 1.0}); }).find("at least one bin") != std::string::npos);
-  CHECK(error_of([] { cube_histogram h(3, cube_grid{10, 1.0, 1.0}); }).find("low < high") != std::string::npos);
-  CHECK(error_of([] { cube_histogram h(0); }).find("dimension >= 1") != std::string::npos);
-  CHECK(error_of([] { cube_histogram h(6, cube_grid{100, 0.0, 1.0}); }).find("2^31") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)cube_histogram(3, cube_grid{0, -1.0, 1.0}), doctest::Contains("at least one bin"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS((void)cube_histogram(3, cube_grid{10, 1.0, 1.0}), doctest::Contains("low < high"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS((void)cube_histogram(0), doctest::Contains("dimension >= 1"), attractor::error);
+  CHECK_THROWS_WITH_AS((void)cube_histogram(6, cube_grid{100, 0.0, 1.0}), doctest::Contains("2^31"), attractor::error);
   cube_histogram h;
   const auto wrong = uniform_states<double>(10, 2, 1, -1.0, 1.0);
-  CHECK(error_of([&] {
-          h.add(ctx, wrong);
-        }).find("cube_histogram::add: expected states of shape (n, 3), got (10, 2)") != std::string::npos);
+  CHECK_THROWS_WITH_AS(h.add(ctx, wrong),
+                       doctest::Contains("cube_histogram::add: expected states of shape (n, 3), got (10, 2)"),
+                       attractor::error);
   auto nan = uniform_states<double>(10, 3, 1, -1.0, 1.0);
   nan.at(4, 1) = std::numeric_limits<double>::quiet_NaN();
   h.add(ctx, good);
   const auto before = h.counts();
-  CHECK(error_of([&] { h.add(ctx, nan); }).find("expected finite states, got 1 NaN or infinite") != std::string::npos);
+  CHECK_THROWS_WITH_AS(h.add(ctx, nan), doctest::Contains("expected finite states, got 1 NaN or infinite"),
+                       attractor::error);
   CHECK(h.counts() == before);  // unchanged
   CHECK(h.in_range() == 10);
   const tensor<double, cpu> empty(shape{0, 3});
-  CHECK(error_of([&] { (void)metrics::hellinger_distance(ctx, empty, good); }).find("non-empty first set") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::hellinger_distance(ctx, empty, good), doctest::Contains("non-empty first set"),
+                       attractor::error);
   const auto far = uniform_states<double>(10, 3, 1, 5.0, 6.0);
-  CHECK(error_of([&] { (void)metrics::hellinger_distance(ctx, far, good); }).find("at least one state inside") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::hellinger_distance(ctx, far, good),
+                       doctest::Contains("at least one state inside"), attractor::error);
   cube_histogram other(3, cube_grid{10, -1.0, 1.0});
   other.add(ctx, good);
-  CHECK(error_of([&] { (void)metrics::hellinger_distance(h, other); }).find("histograms on one grid") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::hellinger_distance(h, other), doctest::Contains("histograms on one grid"),
+                       attractor::error);
 }
 
 TEST_CASE("metrics hellinger floor: draws from the source, reproducibly") {
@@ -255,8 +247,8 @@ TEST_CASE("metrics hellinger floor: draws from the source, reproducibly") {
   CHECK(f1 > 0.1);
   CHECK(f1 < 0.5);
   CHECK(f3 < f1);
-  CHECK(error_of([&] { (void)metrics::hellinger_floor(ctx, big, trajectories, 0, g3); }).find("n > 0") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::hellinger_floor(ctx, big, trajectories, 0, g3), doctest::Contains("n > 0"),
+                       attractor::error);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -335,25 +327,23 @@ TEST_CASE("metrics nearest neighbours reject bad arguments") {
   context<cpu> ctx;
   const auto ref = uniform_states<float>(10, 3, 1, -1.0, 1.0);
   const tensor<float, cpu> empty(shape{0, 3});
-  CHECK(error_of([&] { (void)metrics::mean_nearest_sq_distance(ctx, ref, empty); }).find("non-empty reference set") !=
-        std::string::npos);
-  CHECK(error_of([&] { (void)metrics::mean_nearest_sq_distance(ctx, empty, ref); }).find("non-empty query set") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::mean_nearest_sq_distance(ctx, ref, empty),
+                       doctest::Contains("non-empty reference set"), attractor::error);
+  CHECK_THROWS_WITH_AS((void)metrics::mean_nearest_sq_distance(ctx, empty, ref),
+                       doctest::Contains("non-empty query set"), attractor::error);
   const auto two = uniform_states<float>(10, 2, 1, -1.0, 1.0);
-  CHECK(error_of([&] {
-          (void)metrics::mean_nearest_sq_distance(ctx, two, ref);
-        }).find("expected a non-empty query set of shape (n, 3), got (10, 2)") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::mean_nearest_sq_distance(ctx, two, ref),
+                       doctest::Contains("expected a non-empty query set of shape (n, 3), got (10, 2)"),
+                       attractor::error);
   auto nan = uniform_states<float>(10, 3, 1, -1.0, 1.0);
   nan.at(3, 2) = std::numeric_limits<float>::infinity();
-  CHECK(error_of([&] {
-          (void)metrics::mean_nearest_sq_distance(ctx, nan, ref);
-        }).find("finite values in the queries") != std::string::npos);
-  CHECK(error_of([&] {
-          (void)metrics::mean_nearest_sq_distance(ctx, ref, nan);
-        }).find("finite values in the reference set") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::mean_nearest_sq_distance(ctx, nan, ref),
+                       doctest::Contains("finite values in the queries"), attractor::error);
+  CHECK_THROWS_WITH_AS((void)metrics::mean_nearest_sq_distance(ctx, ref, nan),
+                       doctest::Contains("finite values in the reference set"), attractor::error);
   tensor<float, cpu> out(shape{9});
-  CHECK(error_of([&] { metrics::nearest_sq_distances(ctx, ref, ref, out); }).find("out of shape (10)") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS(metrics::nearest_sq_distances(ctx, ref, ref, out), doctest::Contains("out of shape (10)"),
+                       attractor::error);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -390,25 +380,23 @@ TEST_CASE("metrics quantiles interpolate linearly as numpy does, and POT counts 
 TEST_CASE("metrics POT and quantiles reject bad arguments") {
   context<cpu> ctx;
   std::vector<double> empty;
-  CHECK(error_of([&] { (void)metrics::quantile(empty, 0.5); }).find("at least one value") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::quantile(empty, 0.5), doctest::Contains("at least one value"), attractor::error);
   std::vector<double> v{1.0, std::numeric_limits<double>::quiet_NaN()};
-  CHECK(error_of([&] { (void)metrics::quantile(v, 0.5); }).find("finite values") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::quantile(v, 0.5), doctest::Contains("finite values"), attractor::error);
   std::vector<double> w{1.0};
-  CHECK(error_of([&] { (void)metrics::quantile(w, 1.5); }).find("[0, 1]") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::quantile(w, 1.5), doctest::Contains("[0, 1]"), attractor::error);
   const auto ref = uniform_states<double>(100, 3, 1, -1.0, 1.0);
-  CHECK(error_of([&] { (void)metrics::quantile_thresholds(ctx, ref, 0.9, 0.1); }).find("lower < upper") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::quantile_thresholds(ctx, ref, 0.9, 0.1), doctest::Contains("lower < upper"),
+                       attractor::error);
   const auto t = metrics::quantile_thresholds(ctx, ref);
-  CHECK(error_of([&] {
-          (void)metrics::peak_over_threshold(ctx, uniform_states<double>(5, 2, 1, 0.0, 1.0), t);
-        }).find("shape (n, 3)") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::peak_over_threshold(ctx, uniform_states<double>(5, 2, 1, 0.0, 1.0), t),
+                       doctest::Contains("shape (n, 3)"), attractor::error);
   auto nan = uniform_states<double>(5, 3, 1, 0.0, 1.0);
   nan.at(0, 0) = std::numeric_limits<double>::quiet_NaN();
-  CHECK(error_of([&] { (void)metrics::peak_over_threshold(ctx, nan, t); }).find("finite values in the samples") !=
-        std::string::npos);
-  CHECK(error_of([&] {
-          (void)metrics::quantile_thresholds(ctx, tensor<double, cpu>(shape{0, 3}));
-        }).find("non-empty reference set") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::peak_over_threshold(ctx, nan, t),
+                       doctest::Contains("finite values in the samples"), attractor::error);
+  CHECK_THROWS_WITH_AS((void)metrics::quantile_thresholds(ctx, tensor<double, cpu>(shape{0, 3})),
+                       doctest::Contains("non-empty reference set"), attractor::error);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -455,14 +443,13 @@ TEST_CASE("metrics frechet distance is 0 for identical Gaussians and matches clo
 
 TEST_CASE("metrics frechet distance rejects bad statistics") {
   const auto a = gaussian({0.0, 0.0}, {1.0, 0.0, 0.0, 1.0});
-  CHECK(error_of([&] { (void)metrics::frechet_distance(a, gaussian({0.0}, {1.0})); }).find("two means of one size") !=
-        std::string::npos);
-  CHECK(error_of([&] {
-          (void)metrics::frechet_distance(a, gaussian({0.0, 0.0}, {1.0, 2.0, 2.0, 1.0}));
-        }).find("positive semi-definite") != std::string::npos);
-  CHECK(error_of([&] {
-          (void)metrics::frechet_distance(a, gaussian({0.0, std::numeric_limits<double>::quiet_NaN()}, {1, 0, 0, 1}));
-        }).find("finite means") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::frechet_distance(a, gaussian({0.0}, {1.0})),
+                       doctest::Contains("two means of one size"), attractor::error);
+  CHECK_THROWS_WITH_AS((void)metrics::frechet_distance(a, gaussian({0.0, 0.0}, {1.0, 2.0, 2.0, 1.0})),
+                       doctest::Contains("positive semi-definite"), attractor::error);
+  CHECK_THROWS_WITH_AS(
+      ((void)metrics::frechet_distance(a, gaussian({0.0, std::numeric_limits<double>::quiet_NaN()}, {1, 0, 0, 1}))),
+      doctest::Contains("finite means"), attractor::error);
 }
 
 TEST_CASE_TEMPLATE("metrics moment accumulator streams the mean and covariance of rows", T, float, double) {
@@ -490,7 +477,7 @@ TEST_CASE_TEMPLATE("metrics moment accumulator streams the mean and covariance o
   }
   metrics::moment_accumulator<cpu> one(ctx, 5);
   one.add(ctx, x.rows(0, 1));
-  CHECK(error_of([&] { (void)one.statistics(ctx); }).find("at least two rows") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)one.statistics(ctx), doctest::Contains("at least two rows"), attractor::error);
 }
 
 TEST_CASE("metrics dense_two surrogate has the reference's 67,587 parameters, names and checkpoints") {
@@ -516,12 +503,12 @@ TEST_CASE("metrics dense_two surrogate has the reference's 67,587 parameters, na
   // A checkpoint of another architecture is refused.
   philox g3(2);
   metrics::dense_surrogate<float, cpu> three(ctx, g3, {3, 256, 3});
-  CHECK(error_of([&] { nn::load_parameters(tmp.path, three.parameters()); }).find("wrong architecture") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS(nn::load_parameters(tmp.path, three.parameters()), doctest::Contains("wrong architecture"),
+                       attractor::error);
 }
 
 TEST_CASE("metrics surrogate training learns the increment over the lead time") {
-  context<cpu> ctx;
+  context<cpu> ctx(1);  // small batches: threads would only wait for each other
   // Straight lines x_t = x_0 + t v: the increment over 10 steps is 10 v everywhere, whatever the start.
   const std::size_t members = 3, steps = 60;
   const double v[3] = {0.01, -0.02, 0.005};
@@ -563,8 +550,8 @@ TEST_CASE("metrics surrogate training learns the increment over the lead time") 
   CHECK(metrics::train_dense_surrogate(ctx, lnet, l63, o) < 0.01);
 
   o.lead = 60;
-  CHECK(error_of([&] { (void)metrics::train_dense_surrogate(ctx, net, traj, o); }).find("more than lead = 60") !=
-        std::string::npos);
+  CHECK_THROWS_WITH_AS((void)metrics::train_dense_surrogate(ctx, net, traj, o),
+                       doctest::Contains("more than lead = 60"), attractor::error);
 }
 
 TEST_CASE("metrics frechet surrogate distance is 0 for identical sets and grows with a shift") {
@@ -604,6 +591,7 @@ TEST_CASE("metrics evaluator reports every score in chunks, against independent 
   metrics::dense_surrogate<float, cpu> net(ctx, gen, {3, 16, 2});
   metrics::evaluation_options o;
   o.chunk = 999;
+  o.feature_chunk = 777;
   metrics::evaluator<float, cpu> eval(ctx, reference, source, &net, o);
   const auto e = eval.evaluate(ctx, generated);
   CHECK(e.samples == 2500);
@@ -646,12 +634,10 @@ TEST_CASE("metrics evaluator reports every score in chunks, against independent 
   CHECK_FALSE(plain.evaluate(ctx, generated).frechet.has_value());
   auto nan = uniform_states<float>(10, 3, 4, -1.0, 1.0);
   nan.at(9, 0) = std::numeric_limits<float>::quiet_NaN();
-  CHECK(error_of([&] { (void)plain.evaluate(ctx, nan); }).find("finite values in the generated set") !=
-        std::string::npos);
-  CHECK(error_of([&] {
-          (void)plain.evaluate(ctx, tensor<float, cpu>(shape{1, 3}));
-        }).find("at least two") != std::string::npos);
-  CHECK(error_of([&] {
-          metrics::evaluator<float, cpu> bad(ctx, reference, tensor<float, cpu>(shape{0, 3}));
-        }).find("non-empty floor source") != std::string::npos);
+  CHECK_THROWS_WITH_AS((void)plain.evaluate(ctx, nan), doctest::Contains("finite values in the generated set"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS((void)plain.evaluate(ctx, tensor<float, cpu>(shape{1, 3})), doctest::Contains("at least two"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS(((void)metrics::evaluator<float, cpu>(ctx, reference, tensor<float, cpu>(shape{0, 3}))),
+                       doctest::Contains("non-empty floor source"), attractor::error);
 }

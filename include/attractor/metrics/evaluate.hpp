@@ -27,7 +27,8 @@ struct evaluation_options {
   cube_grid cubes{};          ///< the Hellinger grid (the paper's 70^3 cubes over +-3.5 by default)
   double lower_level = 0.01;  ///< POT quantile levels
   double upper_level = 0.99;
-  std::size_t chunk = std::size_t{1} << 16;  ///< states per chunk for histograms, draws and features
+  std::size_t chunk = std::size_t{1} << 16;  ///< states per chunk for histograms and draws
+  std::size_t feature_chunk = 16384;         ///< states per forward pass of the feature network (its memory)
   std::uint64_t floor_seed = 0;              ///< the floor for n states draws from philox(floor_seed, n)
 };
 
@@ -62,7 +63,8 @@ public:
     require(floor_source.rank() >= 2 && floor_source.size() > 0 && floor_source.extent(floor_source.rank() - 1) == d,
             fn, attractor::detail::concat("a non-empty floor source with ", d, " values on its last axis"),
             floor_source.shape());
-    require(options.chunk > 0, fn, "a chunk of at least one state", options.chunk);
+    require(options.chunk > 0 && options.feature_chunk > 0, fn, "chunks of at least one state",
+            attractor::detail::concat(options.chunk, " and ", options.feature_chunk));
     detail::require_finite_values(ctx, floor_source, fn, "the floor source");
     for (std::size_t begin = 0; begin < reference.extent(0); begin += options.chunk)
       histogram_.add(ctx, reference.rows(begin, std::min(reference.extent(0), begin + options.chunk)));
@@ -71,7 +73,7 @@ public:
     if (features != nullptr) {
       require(features->options().inputs == d, fn, attractor::detail::concat("a feature network of ", d, " inputs"),
               features->options().inputs);
-      extractor_ = std::make_unique<feature_extractor<Scalar, Backend>>(ctx, *features, options.chunk);
+      extractor_ = std::make_unique<feature_extractor<Scalar, Backend>>(ctx, *features, options.feature_chunk);
       reference_features_ = extractor_->statistics(ctx, reference);
     }
   }
