@@ -6,6 +6,7 @@
 #include "attractor/backend.hpp"
 #include "attractor/core.hpp"
 #include "attractor/diffusion.hpp"
+#include "attractor/metrics.hpp"
 #include "attractor/nn.hpp"
 #include "attractor/random.hpp"
 #include "attractor/systems.hpp"

@@ -85,3 +85,29 @@ namespace attractor_test {
 void cuda_training_losses(bool per_tau, std::size_t batch, int steps, float* losses);
 
 }  // namespace attractor_test
+
+// --- metrics (tests/cuda/metrics_harness.cu) --------------------------------------------------------------------
+namespace attractor_test {
+
+/// metrics::cube_histogram on cuda: the counts (bins^d) of the n states x (n x d) on a grid of `bins` bins over
+/// [low, high], and the states dropped as out of range.
+template <class Scalar>
+void cuda_cube_counts(const Scalar* x, std::size_t n, std::size_t d, std::size_t bins, double low, double high,
+                      std::uint64_t* counts, std::uint64_t* out_of_range);
+
+/// metrics::nearest_search on cuda: out (m) = the squared distance from each query (m x d) to its nearest reference
+/// state (n x d); *sum = sum_sq_distances over the same queries.
+template <class Scalar>
+void cuda_nearest_sq_distances(const Scalar* queries, std::size_t m, const Scalar* reference, std::size_t n,
+                               std::size_t d, Scalar* out, double* sum);
+
+/// metrics::evaluator<float, cuda> with a dense_surrogate(3, hidden, 2) from philox(seed), chunk `chunk`: scores of
+/// generated (m x 3) against reference (n x 3), the floor drawn from source (s x 3). scores = {hellinger, floor,
+/// out_of_range, frechet, d_gen, d_test, pot}.
+void cuda_evaluate(const float* reference, std::size_t n, const float* source, std::size_t s, const float* generated,
+                   std::size_t m, std::size_t hidden, std::uint64_t seed, std::size_t chunk, double* scores);
+
+/// Whether a cuda histogram of a state with a NaN throws attractor::error (its message copied into `message`).
+bool cuda_histogram_rejects_nan(char* message, std::size_t capacity);
+
+}  // namespace attractor_test

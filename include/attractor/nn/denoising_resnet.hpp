@@ -144,8 +144,8 @@ public:
     time_state& t = *p.time;
     for (std::size_t i = 0; i < t.batch; ++i) {
       if (tau[i] < 0 || static_cast<std::size_t>(tau[i]) > options_.max_time)
-        fail("denoising_resnet::set_time", detail::concat("pseudo-times in [0, ", options_.max_time, "]"),
-             detail::concat(tau[i], " at sample ", i));
+        fail("denoising_resnet::set_time", attractor::detail::concat("pseudo-times in [0, ", options_.max_time, "]"),
+             attractor::detail::concat(tau[i], " at sample ", i));
     }
     std::copy(tau, tau + t.batch, t.tau.begin());
     if (t.mode == conditioning::per_sample) {

@@ -16,7 +16,7 @@ class linear {
 public:
   linear(context<Backend>& ctx, philox& gen, const std::string& name, std::size_t in, std::size_t out)
       : weight(name + ".weight", {out, in}), bias(name + ".bias", {out}) {
-    require(in > 0 && out > 0, "nn::linear", "in > 0 and out > 0", detail::text(in, " -> ", out));
+    require(in > 0 && out > 0, "nn::linear", "in > 0 and out > 0", attractor::detail::text(in, " -> ", out));
     linear_default_init(ctx, gen, weight.value, bias.value);
   }
 
