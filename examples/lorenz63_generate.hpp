@@ -28,6 +28,7 @@ struct options {
   std::size_t spin_up = 100'000;
   // model and training
   std::string head = "velocity", schedule = "cosine";
+  nn::denoising_resnet_options network{};
   std::size_t batch = 2048, train_steps = 6000;
   double lr = 1e-3;
   bool use_ema = true;
@@ -68,6 +69,9 @@ inline void print_help() {
       "model and training:\n"
       "  --head H             velocity | noise | state (default velocity)\n"
       "  --schedule S         cosine | linear (default cosine)\n"
+      "  --hidden N           width of the residual stream (default 256, the paper's)\n"
+      "  --blocks N           residual blocks (default 3)\n"
+      "  --embedding N        sinusoidal features of the pseudo-time (default 512)\n"
       "  --batch N            training batch (default 2048; --full: 16384)\n"
       "  --train-steps N      optimiser steps (default 6000; --full: 97700)\n"
       "  --lr X               Adam learning rate (default 1e-3; --full: 3e-4)\n"
@@ -143,6 +147,12 @@ inline options parse(int argc, char** argv) {
       o.head = value();
     } else if (arg == "--schedule") {
       o.schedule = value();
+    } else if (arg == "--hidden") {
+      o.network.hidden = count();
+    } else if (arg == "--blocks") {
+      o.network.blocks = count();
+    } else if (arg == "--embedding") {
+      o.network.embedding = count();
     } else if (arg == "--batch") {
       o.batch = count();
     } else if (arg == "--train-steps") {
@@ -320,7 +330,11 @@ int run(context<Backend>& ctx, const options& o) {
 
   // 2. Training, resumable, with a checkpoint every 1000 steps.
   philox init(o.seed);
-  nn::denoising_resnet<float, Backend> net(ctx, init);
+  nn::denoising_resnet<float, Backend> net(ctx, init, o.network);
+  std::size_t parameters = 0;
+  for (const auto* p : net.parameters()) parameters += p->value.size();
+  std::printf("network: hidden %zu, %zu blocks, embedding %zu: %zu parameters\n", o.network.hidden,
+              o.network.blocks, o.network.embedding, parameters);
   diffusion::trainer_options to;
   to.batch = o.batch;
   to.steps = o.train_steps;
