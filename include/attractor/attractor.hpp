@@ -5,6 +5,7 @@
 #include "attractor/autograd.hpp"
 #include "attractor/backend.hpp"
 #include "attractor/core.hpp"
+#include "attractor/da.hpp"
 #include "attractor/nn.hpp"
 #include "attractor/random.hpp"
 #include "attractor/systems.hpp"
