@@ -23,11 +23,14 @@ struct analysis_diagnostics {
 
   analysis_diagnostics() = default;
   analysis_diagnostics(std::size_t experiments, std::size_t Nx)
-      : bg_mean({experiments, Nx}), bg_var({experiments, Nx}), an_var({experiments, Nx}) {}
-  /// Experiment e's rows.
-  [[nodiscard]] Scalar* mean_of(std::size_t e) { return bg_mean.data() + e * bg_mean.extent(1); }
-  [[nodiscard]] Scalar* bg_var_of(std::size_t e) { return bg_var.data() + e * bg_var.extent(1); }
-  [[nodiscard]] Scalar* an_var_of(std::size_t e) { return an_var.data() + e * an_var.extent(1); }
+      : bg_mean({experiments, Nx}), bg_var({experiments, Nx}), an_var({experiments, Nx}), Nx_(Nx) {}
+  /// Experiment e's rows (unchecked: for the analyses' inner loops).
+  [[nodiscard]] Scalar* mean_of(std::size_t e) { return bg_mean.data() + e * Nx_; }
+  [[nodiscard]] Scalar* bg_var_of(std::size_t e) { return bg_var.data() + e * Nx_; }
+  [[nodiscard]] Scalar* an_var_of(std::size_t e) { return an_var.data() + e * Nx_; }
+
+private:
+  std::size_t Nx_ = 0;
 };
 
 /// The common part of a method the twin-experiment runner cycles. Its state is experiments x Nx x members(): the

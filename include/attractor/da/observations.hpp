@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -136,12 +137,21 @@ void check_observations(const_tensor_view<Scalar, cpu> y, std::size_t experiment
   require_finite(y.data(), y.size(), fn, "the observations y");
 }
 
-/// n standard normal values times `scale` into out from gen, on the calling thread (the sequence fill_normal gives;
-/// for draws inside per-experiment work that already runs in parallel with other experiments).
+/// n standard normal values times `scale` into out from gen, on the calling thread: the values fill_normal gives
+/// (block by block, through normal_block), without its argument checks, for draws inside per-experiment work that
+/// already runs in parallel with other experiments.
 template <class Scalar>
 void draw_normals(philox& gen, Scalar* out, std::size_t n, Scalar scale = Scalar(1)) {
-  context<cpu> serial(1);
-  fill_normal(serial, gen, out, n, Scalar(0), scale);
+  constexpr unsigned per_block = philox_values_per_block<Scalar>();
+  Scalar values[per_block];
+  const std::uint64_t blocks = philox_blocks<Scalar>(n);
+  for (std::uint64_t b = 0; b < blocks; ++b) {
+    const std::size_t first = static_cast<std::size_t>(b) * per_block;
+    const unsigned count = n - first < per_block ? static_cast<unsigned>(n - first) : per_block;
+    normal_block(gen.counter(b), gen.key(), values, count);
+    for (unsigned j = 0; j < count; ++j) out[first + j] = scale * values[j];
+  }
+  gen.advance(blocks);
 }
 
 /// One experiment's synthetic observation y = H x + sigma_o xi (Ny values), xi drawn from gen; hx: Ny scratch.

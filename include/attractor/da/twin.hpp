@@ -204,17 +204,25 @@ struct twin_run {
       }
       for (std::size_t i = 0; i < Nx; ++i) t[i] = x[i];
     }
-    for (std::size_t i = 0; i < (k + 1) * Nx; ++i) mw[i] = Scalar(0);
+    // Step-major over the members: each step's loop over members is independent straight-line code on
+    // contiguous rows, which the compiler can vectorise across members.
     Scalar* block = state_of(e);
-    for (std::size_t j = 0; j < members; ++j) {
-      Scalar x[Nx];
-      for (std::size_t i = 0; i < Nx; ++i) x[i] = block[i * members + j];
-      for (std::size_t i = 0; i < Nx; ++i) mw[i] += x[i];
-      for (std::size_t s = 1; s <= k; ++s) {
-        systems::rk4_step(model, x, dt);
-        for (std::size_t i = 0; i < Nx; ++i) mw[s * Nx + i] += x[i];
+    const auto accumulate = [&](std::size_t lead) {
+      for (std::size_t i = 0; i < Nx; ++i) {
+        Scalar sum = 0;
+        for (std::size_t j = 0; j < members; ++j) sum += block[i * members + j];
+        mw[lead * Nx + i] = sum;
       }
-      for (std::size_t i = 0; i < Nx; ++i) block[i * members + j] = x[i];
+    };
+    accumulate(0);
+    for (std::size_t s = 1; s <= k; ++s) {
+      for (std::size_t j = 0; j < members; ++j) {
+        Scalar x[Nx];
+        for (std::size_t i = 0; i < Nx; ++i) x[i] = block[i * members + j];
+        systems::rk4_step(model, x, dt);
+        for (std::size_t i = 0; i < Nx; ++i) block[i * members + j] = x[i];
+      }
+      accumulate(s);
     }
     const Scalar inv_members = Scalar(1) / static_cast<Scalar>(members);
     bool ok = true;
