@@ -43,6 +43,7 @@ struct options {
   int threads = 0;
   std::vector<double> sweep;
   bool fig9 = false;
+  bool fig9_tuned = false;
   bool series = false;
   std::filesystem::path out = "out/assimilation";
   std::string tag;
@@ -79,6 +80,10 @@ const char* usage =
     "                     nRMSE without divergence) and write TAG_sweep.csv\n"
     "  --fig9             Fig. 9: analysis nRMSE against the update interval 1, 5, 10, 15, 20, 25 for ETKF x 12,\n"
     "                     EnOI diag and EnOI full with the spec's Fig. 9 factors; writes fig9.csv\n"
+    "  --fig9-tuned       Fig. 9 with factors tuned here instead, per interval, for ETKF x 12, EnOI diag, EnOI\n"
+    "                     full and 3D-Var: a sweep on the data set's train trajectories with 1000 burn-in + 5000\n"
+    "                     analyses (the paper's tuning runs), then the full run on the test trajectories at the\n"
+    "                     best factor; writes fig9_tuning.csv and fig9_tuned.csv\n"
     "output:\n"
     "  --out DIR          output directory (default out/assimilation)\n"
     "  --tag NAME         file prefix (default: method, members and factor, e.g. etkf12_1.07)\n"
@@ -144,6 +149,8 @@ options parse(int argc, char** argv) {
       for (const auto& p : split(value())) o.sweep.push_back(std::stod(p));
     } else if (arg == "--fig9") {
       o.fig9 = true;
+    } else if (arg == "--fig9-tuned") {
+      o.fig9_tuned = true;
     } else if (arg == "--series") {
       o.series = true;
     } else if (arg == "--out") {
@@ -159,7 +166,7 @@ options parse(int argc, char** argv) {
   return o;
 }
 
-std::size_t default_members(const std::string& method) { return method == "etkf" ? 12 : 50; }
+std::size_t default_members(const std::string& method) { return method == "etkf" ? 12 : method == "3dvar" ? 1 : 50; }
 
 /// Table 5's tuned factors (spec §7).
 double default_factor(const std::string& method, std::size_t members) {
@@ -215,20 +222,30 @@ struct setup {
               detail::concat("a stored truth of shape ", o.experiments, " x T x 3"), truth.shape());
       return;
     }
-    // The data set's generator: the train (16) and validation (1) sets' initial draws come first, then the test
-    // set, spun up for the paper's 100000 steps. steps = 0 keeps only the first state.
+    truth = dataset_truth(false);
+  }
+
+  /// The data set's test trajectories (or, with `train`, its train trajectories: the paper tunes on those) from
+  /// the end of their spin-up, experiments x 3. The data set's generator draws the train (16) and validation (1)
+  /// sets' initial states first, then the test set's; steps = 0 keeps only the state after the spin-up.
+  tensor<double, cpu> dataset_truth(bool train) {
     systems::lorenz63_dataset_options d;
     d.seed = o.truth_seed;
     d.normalise = false;
-    d.spin_up = 0;
     d.steps = 0;
     philox gen(d.seed);
-    (void)systems::lorenz63_trajectories<double>(ctx, gen, d.train_members, d, "train");
-    (void)systems::lorenz63_trajectories<double>(ctx, gen, d.validation_members, d, "validation");
+    d.spin_up = train ? o.spin_up : 0;
+    const auto first = systems::lorenz63_trajectories<double>(ctx, gen, train ? o.experiments : d.train_members, d);
+    tensor<double, cpu> out({o.experiments, 3});
+    if (train) {
+      copy(ctx, first.reshape({o.experiments, 3}), out);
+      return out;
+    }
+    (void)systems::lorenz63_trajectories<double>(ctx, gen, d.validation_members, d);
     d.spin_up = o.spin_up;
-    const auto test = systems::lorenz63_trajectories<double>(ctx, gen, o.experiments, d, "test");
-    truth = tensor<double, cpu>({o.experiments, 3});
-    copy(ctx, test.reshape({o.experiments, 3}), truth);
+    const auto test = systems::lorenz63_trajectories<double>(ctx, gen, o.experiments, d);
+    copy(ctx, test.reshape({o.experiments, 3}), out);
+    return out;
   }
 
   /// Climatological initial states for a method with `members` columns: independent spin-ups of 2000 steps.
@@ -239,11 +256,11 @@ struct setup {
     return da::draw_initial_states<double>(ctx, pool.view(), o.experiments, members, gen);
   }
 
-  da::twin_options twin(const std::string& tag, std::size_t obs_every) const {
+  da::twin_options twin(const std::string& tag, std::size_t obs_every, std::size_t burn_in, std::size_t cycles) const {
     da::twin_options t;
     t.obs_every = obs_every;
-    t.burn_in = o.burn_in;
-    t.cycles = o.cycles;
+    t.burn_in = burn_in;
+    t.cycles = cycles;
     t.scale = scale;
     t.record_series = o.series;
     t.progress_every = 1000;
@@ -319,15 +336,23 @@ void report(const std::string& tag, const da::twin_result& r) {
       r.diverged(), r.experiments, r.wall_seconds, double(r.burn_in + r.cycles) / r.wall_seconds);
 }
 
-/// One run with all its outputs.
+/// One run on `truth` without outputs.
+da::twin_result run_quiet(setup& s, const std::string& method, std::size_t members, double factor,
+                          std::size_t obs_every, const tensor<double, cpu>& truth, std::size_t burn_in,
+                          std::size_t cycles, const std::string& tag) {
+  return with_method(method, members, factor, s.o.rotate, [&](auto& m) {
+    const auto initial = s.initial(m.members());
+    philox gen(s.o.seed);
+    return da::run_twin(s.ctx, s.model, s.dt, m, s.obs, truth.view(), initial.view(), gen,
+                        s.twin(tag, obs_every, burn_in, cycles));
+  });
+}
+
+/// One run on the truth, with all its outputs.
 da::twin_result run_one(setup& s, const std::string& method, std::size_t members, double factor, std::size_t obs_every,
                         const std::string& tag) {
   const auto& o = s.o;
-  auto result = with_method(method, members, factor, o.rotate, [&](auto& m) {
-    const auto initial = s.initial(m.members());
-    philox gen(o.seed);
-    return da::run_twin(s.ctx, s.model, s.dt, m, s.obs, s.truth.view(), initial.view(), gen, s.twin(tag, obs_every));
-  });
+  auto result = run_quiet(s, method, members, factor, obs_every, s.truth, o.burn_in, o.cycles, tag);
   report(tag, result);
   std::filesystem::create_directories(o.out);
   save_npy(o.out / (tag + "_nrmse.npy"), result.nrmse);
@@ -381,6 +406,51 @@ int main(int argc, char** argv) try {
                               format("%.6f", an.std_dev), ',', format("%.6f", bg.mean), ',', format("%.6f", bg.std_dev),
                               ',', result.diverged(), ',', format("%.3f", result.wall_seconds), '\n');
         write_text(o.out / "fig9.csv", csv);
+      }
+    }
+    return 0;
+  }
+
+  if (o.fig9_tuned) {
+    const auto tuning_truth = s.dataset_truth(true);
+    const std::vector<double> rho{1.0, 1.01, 1.02, 1.03, 1.05, 1.07, 1.1, 1.15,
+                                  1.2, 1.3,  1.4,  1.5,  1.7,  1.85, 2.0, 2.3};
+    const std::vector<double> cov_inf{0.2,  0.3, 0.4,  0.5, 0.6,  0.75, 0.9, 1.0, 1.25, 1.5,
+                                      1.75, 2.0, 2.25, 2.5, 2.75, 3.0,  3.5, 4.0, 5.0,  6.0};
+    std::string tuning = "method,obs_every,factor,analysis_mean,analysis_std,background_mean,diverged\n";
+    std::string csv =
+        "method,members,factor,obs_every,analysis_mean,analysis_std,background_mean,background_std,"
+        "diverged,wall_s\n";
+    std::filesystem::create_directories(o.out);
+    for (const std::size_t k : {1, 5, 10, 15, 20, 25}) {
+      for (const std::string method : {"etkf", "enoi-diag", "enoi-full", "3dvar"}) {
+        const std::size_t members = default_members(method);
+        const auto swept = da::sweep(
+            method == "etkf" ? rho : cov_inf,
+            [&](double factor) {
+              return run_quiet(s, method, members, factor, k, tuning_truth, 1000, 5000,
+                               "tune " + default_tag(method, members, factor, k));
+            },
+            [&](const da::sweep_point& p) {
+              tuning += detail::concat(method, ',', k, ',', p.factor, ',', format("%.6f", p.analysis.mean), ',',
+                                       format("%.6f", p.analysis.std_dev), ',', format("%.6f", p.background.mean), ',',
+                                       p.diverged, '\n');
+              write_text(o.out / "fig9_tuning.csv", tuning);
+            });
+        if (!swept.best) {
+          std::printf("%s at interval %zu: every factor diverged\n", method.c_str(), k);
+          continue;
+        }
+        const double factor = swept.points[*swept.best].factor;
+        if (*swept.best == 0 || *swept.best + 1 == swept.points.size())
+          std::printf("%s at interval %zu: the best factor %g is at the end of the grid\n", method.c_str(), k, factor);
+        const std::string tag = "fig9tuned_" + default_tag(method, members, factor, k);
+        const auto result = run_one(s, method, members, factor, k, tag);
+        const auto an = result.analysis(), bg = result.background();
+        csv += detail::concat(method, ',', members, ',', factor, ',', k, ',', format("%.6f", an.mean), ',',
+                              format("%.6f", an.std_dev), ',', format("%.6f", bg.mean), ',', format("%.6f", bg.std_dev),
+                              ',', result.diverged(), ',', format("%.3f", result.wall_seconds), '\n');
+        write_text(o.out / "fig9_tuned.csv", csv);
       }
     }
     return 0;
