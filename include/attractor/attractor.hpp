@@ -5,6 +5,7 @@
 #include "attractor/autograd.hpp"
 #include "attractor/backend.hpp"
 #include "attractor/core.hpp"
+#include "attractor/da.hpp"
 #include "attractor/diffusion.hpp"
 #include "attractor/metrics.hpp"
 #include "attractor/nn.hpp"

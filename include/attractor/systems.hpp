@@ -2,4 +2,5 @@
 #pragma once
 
 #include "attractor/systems/lorenz63.hpp"
+#include "attractor/systems/lorenz96.hpp"
 #include "attractor/systems/rk4.hpp"
