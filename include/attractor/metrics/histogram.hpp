@@ -15,10 +15,12 @@
 // histogram unchanged.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "attractor/backend/context.hpp"

@@ -11,8 +11,10 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "attractor/backend/context.hpp"
 #include "attractor/backend/for_each.hpp"

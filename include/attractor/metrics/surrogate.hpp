@@ -11,6 +11,7 @@
 // nn::load_parameters(path, model.parameters()) on cpu.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
