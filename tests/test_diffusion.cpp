@@ -14,6 +14,7 @@
 
 #include "attractor/diffusion.hpp"
 #include "file_helpers.hpp"
+#include "gaussian_denoiser.hpp"
 
 namespace {
 
@@ -22,36 +23,8 @@ using attractor::cpu;
 using attractor::philox;
 using attractor::tensor;
 using attractor::tensor_view;
+using attractor_test::gaussian_denoiser;
 namespace diffusion = attractor::diffusion;
-
-// The exact denoiser of x ~ N(mu, S) in 3-D, written with Eigen in double: E[x | z] = mu + a S (a^2 S + s^2 I)^-1
-// (z - a mu) at z = a x + s eps, returned as the head's prediction.
-struct gaussian_denoiser {
-  Eigen::Vector3d mu;
-  Eigen::Matrix3d cov;
-  diffusion::noise_schedule schedule;
-  diffusion::parameterisation head;
-
-  [[nodiscard]] std::size_t dimension() const { return 3; }
-  void predict(tensor_view<const float, cpu> z, std::size_t t, tensor_view<float, cpu> pred) const {
-    const double a = schedule.sqrt_alpha_bar(t), s = schedule.sigma(t);
-    const Eigen::Matrix3d gain = a * cov * (a * a * cov + s * s * Eigen::Matrix3d::Identity()).inverse();
-    for (std::size_t r = 0; r < z.extent(0); ++r) {
-      const Eigen::Vector3d zr(z.data()[3 * r], z.data()[3 * r + 1], z.data()[3 * r + 2]);
-      const Eigen::Vector3d x = mu + gain * (zr - a * mu);
-      const Eigen::Vector3d eps = s > 0 ? Eigen::Vector3d((zr - a * x) / s) : Eigen::Vector3d::Zero();
-      for (int k = 0; k < 3; ++k) {
-        double p = 0;
-        switch (head) {
-          case diffusion::parameterisation::noise: p = eps[k]; break;
-          case diffusion::parameterisation::state: p = x[k]; break;
-          case diffusion::parameterisation::velocity: p = a * eps[k] - s * x[k]; break;
-        }
-        pred.data()[3 * r + static_cast<std::size_t>(k)] = static_cast<float>(p);
-      }
-    }
-  }
-};
 
 gaussian_denoiser test_target(diffusion::parameterisation head) {
   gaussian_denoiser g{Eigen::Vector3d(0.5, -1.0, 2.0), Eigen::Matrix3d(), diffusion::noise_schedule::cosine(), head};

@@ -4,6 +4,7 @@
 
 #include "attractor/da/analysis.hpp"
 #include "attractor/da/covariance.hpp"
+#include "attractor/da/diffusion_source.hpp"
 #include "attractor/da/enoi.hpp"
 #include "attractor/da/etkf.hpp"
 #include "attractor/da/observations.hpp"
