@@ -393,4 +393,33 @@ private:
   double validation_loss_ = std::numeric_limits<double>::quiet_NaN();
 };
 
+/// Loads the network weights of a trainer checkpoint (the raw weights, as the paper's downstream code uses, or with
+/// `averaged` their EMA) into `net`, for sampling. Checks names, shapes, dtypes, integrity and finiteness first; on
+/// error `net` is unchanged. The architecture in the checkpoint's metadata must be net's.
+template <floating_scalar Scalar, class Backend>
+void load_trained_weights(context<Backend>& ctx, const std::filesystem::path& path,
+                          nn::denoising_resnet<Scalar, Backend>& net, bool averaged = false) {
+  const std::string fn = attractor::detail::concat("diffusion::load_trained_weights(", path, ")");
+  const nn::safetensors_file file = nn::safetensors_file::read(path);
+  const auto& a = net.options();
+  const std::string architecture =
+      attractor::detail::concat("denoising_resnet inputs=", a.inputs, " hidden=", a.hidden, " blocks=", a.blocks,
+                                " embedding=", a.embedding, " max_time=", a.max_time);
+  const auto it = file.metadata().find("attractor.architecture");
+  require(it != file.metadata().end() && it->second == architecture, fn,
+          attractor::detail::text("a checkpoint of ", architecture),
+          it == file.metadata().end() ? std::string("no architecture in its metadata") : it->second);
+  auto params = net.parameters();
+  std::vector<tensor<Scalar, cpu>> weights;
+  for (const auto* p : params) {
+    const std::string name = (averaged ? "ema." : "") + p->name;
+    require(file.contains(name), fn, attractor::detail::text("a tensor '", name, "'"), "none");
+    weights.push_back(file.get<Scalar>(name));
+    require(weights.back().shape() == p->shape(), fn, attractor::detail::text("'", name, "' of shape ", p->shape()),
+            weights.back().shape());
+    require_finite(weights.back().data(), weights.back().size(), fn, name);
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) copy(ctx, weights[i], params[i]->value);
+}
+
 }  // namespace attractor::diffusion
