@@ -29,7 +29,7 @@ struct options {
   // model and training
   std::string head = "velocity", schedule = "cosine";
   nn::denoising_resnet_options network{};
-  std::size_t batch = 2048, train_steps = 6000;
+  std::size_t batch = 2048, train_steps = 5000;
   double lr = 1e-3;
   bool use_ema = true;
   // sampling
@@ -73,7 +73,7 @@ inline void print_help() {
       "  --blocks N           residual blocks (default 3)\n"
       "  --embedding N        sinusoidal features of the pseudo-time (default 512)\n"
       "  --batch N            training batch (default 2048; --full: 16384)\n"
-      "  --train-steps N      optimiser steps (default 6000; --full: 97700)\n"
+      "  --train-steps N      optimiser steps (default 5000; --full: 97700)\n"
       "  --lr X               Adam learning rate (default 1e-3; --full: 3e-4)\n"
       "  --raw-weights        sample with the raw weights instead of their EMA (decay 0.999)\n"
       "sampling:\n"
