@@ -205,6 +205,59 @@ TEST_SUITE("da") {
     }
   }
 
+  TEST_CASE("da: the analyses and a cycled run work in float too") {
+    // The same checks as above in single precision, against the long-double references, to float accuracy.
+    context<cpu> ctx;
+    const std::size_t experiments = 2, Nx = 3, N = 6;
+    std::vector<std::size_t> idx{0, 2};
+    const da::observation_model<float> obs(da::obs_operator<float>::subset(Nx, idx), 0.8f);
+    tensor<float, cpu> E({experiments, Nx, N}), y({experiments, 2}), x({experiments, Nx});
+    const auto e_values = normals(E.size(), 31), y_values = normals(y.size(), 32), x_values = normals(x.size(), 33);
+    for (std::size_t i = 0; i < E.size(); ++i) E[i] = static_cast<float>(e_values[i]);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(y_values[i]);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(x_values[i]);
+    tensor<float, cpu> prior({experiments, Nx, N}), xb({experiments, Nx});
+    attractor::copy(ctx, E, prior);
+    attractor::copy(ctx, x, xb);
+    da::etkf_analysis(ctx, E.view(), y.view(), obs, 1.2f);
+    da::external_ensemble_update(ctx, x.view(), prior.view(), y.view(), obs);
+    const ld_matrix H = obs.H.matrix().cast<long double>();
+    for (std::size_t e = 0; e < experiments; ++e) {
+      ld_matrix Eb(Nx, N), Ea(Nx, N);
+      for (std::size_t i = 0; i < Nx; ++i)
+        for (std::size_t j = 0; j < N; ++j) {
+          Eb(i, j) = prior[(e * Nx + i) * N + j];
+          Ea(i, j) = E[(e * Nx + i) * N + j];
+        }
+      ld_vector ye(2), xe(Nx);
+      for (std::size_t r = 0; r < 2; ++r) ye[r] = y[e * 2 + r];
+      for (std::size_t i = 0; i < Nx; ++i) xe[i] = xb[e * Nx + i];
+      const kalman kf = kalman_analysis(row_mean(Eb), 1.2L * sample_cov(Eb), H, ye, 0.8L);
+      CHECK(max_abs_diff(row_mean(Ea), kf.mean) < 1e-5);
+      CHECK(max_abs_diff(sample_cov(Ea), kf.cov) < 1e-5);
+      const kalman about_run = kalman_analysis(xe, sample_cov(Eb), H, ye, 0.8L);
+      for (std::size_t i = 0; i < Nx; ++i)
+        CHECK(double(x[e * Nx + i]) == doctest::Approx(double(about_run.mean[i])).epsilon(1e-5));
+    }
+    // A short cycled ETKF on Lorenz-63 in float.
+    const systems::lorenz63<float> model;
+    philox gen(3);
+    const auto truth0 =
+        da::spun_up_states<systems::lorenz63<float>, float>(ctx, model, 0.01f, 2, 2000, gen, {0.0f, 0.0f, 25.0f}, 5.0f);
+    const auto pool = da::spun_up_states<systems::lorenz63<float>, float>(ctx, model, 0.01f, 2 * 8, 1000, gen,
+                                                                          {0.0f, 0.0f, 25.0f}, 5.0f);
+    const auto initial = da::draw_initial_states<float>(ctx, pool.view(), 2, 8, gen);
+    const da::observation_model<float> full(da::obs_operator<float>::identity(3), 2.0f);
+    da::twin_options o;
+    o.burn_in = 100;
+    o.cycles = 300;
+    o.scale.assign(systems::lorenz63_climatology::std.begin(), systems::lorenz63_climatology::std.end());
+    da::etkf<float> method(8, 1.1f);
+    const auto r = da::run_twin(ctx, model, 0.01f, method, full, truth0.view(), initial.view(), gen, o);
+    CHECK(r.diverged() == 0);
+    CHECK(r.analysis().mean < 0.15);
+  }
+
   TEST_CASE("da: the random rotation keeps the analysis mean and covariance") {
     context<cpu> ctx;
     const std::size_t experiments = 2, Nx = 4, N = 7, Ny = 2;

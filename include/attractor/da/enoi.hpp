@@ -32,12 +32,7 @@ struct external_update_batch {
   std::vector<ensemble_workspace<Scalar>> work;
 
   void resize(std::size_t experiments, std::size_t Nx, std::size_t N, std::size_t Ny) {
-    const auto& w0 = work.empty() ? ensemble_workspace<Scalar>{} : work.front();
-    if (work.size() != experiments || static_cast<std::size_t>(w0.N) != N || static_cast<std::size_t>(w0.Nx) != Nx ||
-        static_cast<std::size_t>(w0.Ny) != Ny) {
-      work.assign(experiments, {});
-      for (auto& w : work) w.resize(Nx, N, Ny);
-    }
+    resize_workspaces(work, experiments, Nx, N, Ny);
   }
 
   /// Experiment e: x (Nx, in place) from its ensemble block (Nx x N) and Ny observations; `out`, if not null,

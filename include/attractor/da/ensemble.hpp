@@ -18,6 +18,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <optional>
+#include <vector>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -38,8 +40,9 @@ struct ensemble_workspace {
   vector xbar, xa, hx, d, w, c, lambda, h, an_var;
   matrix X, Y, XT;
   col_matrix G, V, Z, T, ZC;
-  Eigen::SelfAdjointEigenSolver<col_matrix> eig;
-  Eigen::LLT<col_matrix> llt;
+  // Constructed in place: their sized constructors leave the status member unset, so they are never copied.
+  std::optional<Eigen::SelfAdjointEigenSolver<col_matrix>> eig;
+  std::optional<Eigen::LLT<col_matrix>> llt;
 
   void resize(std::size_t nx, std::size_t n, std::size_t ny) {
     Nx = static_cast<Eigen::Index>(nx);
@@ -62,8 +65,8 @@ struct ensemble_workspace {
     V.resize(m, m);
     Z.resize(N, m);
     ZC.resize(m, Nx);
-    eig = Eigen::SelfAdjointEigenSolver<col_matrix>(m);
-    llt = Eigen::LLT<col_matrix>(m);
+    eig.emplace(m);
+    llt.emplace(m);
   }
 
   /// xbar and X from the ensemble block E (Nx x N, row-major, at `ensemble`); then Y = H X / sigma_o.
@@ -94,24 +97,24 @@ struct ensemble_workspace {
     const Scalar scale = std::sqrt(Scalar(N - 1));
     if (Ny <= N) {
       G.noalias() = Y * Y.transpose();
-      eig.compute(G, Eigen::ComputeEigenvectors);
-      lambda = eig.eigenvalues().cwiseMax(Scalar(0));  // a Gram matrix: negative values are rounding
-      c.noalias() = eig.eigenvectors().transpose() * d;
+      eig->compute(G, Eigen::ComputeEigenvectors);
+      lambda = eig->eigenvalues().cwiseMax(Scalar(0));  // a Gram matrix: negative values are rounding
+      c.noalias() = eig->eigenvectors().transpose() * d;
       for (Eigen::Index k = 0; k < m; ++k) {
         c[k] /= lambda[k] + f;
         const Scalar s = std::sqrt(lambda[k] + f);
         h[k] = Scalar(-1) / (sqrt_f * s * (s + sqrt_f));
       }
-      Z.noalias() = Y.transpose() * eig.eigenvectors();
+      Z.noalias() = Y.transpose() * eig->eigenvectors();
       w.noalias() = Z * c;
       T.noalias() = Z * h.asDiagonal() * Z.transpose();
       T.diagonal().array() += Scalar(1) / sqrt_f;
       T *= scale;
     } else {
       G.noalias() = Y.transpose() * Y;
-      eig.compute(G, Eigen::ComputeEigenvectors);
-      lambda = eig.eigenvalues().cwiseMax(Scalar(0));
-      const auto& U = eig.eigenvectors();
+      eig->compute(G, Eigen::ComputeEigenvectors);
+      lambda = eig->eigenvalues().cwiseMax(Scalar(0));
+      const auto& U = eig->eigenvectors();
       c.noalias() = U.transpose() * (Y.transpose() * d);
       for (Eigen::Index k = 0; k < m; ++k) {
         c[k] /= lambda[k] + f;
@@ -128,26 +131,26 @@ struct ensemble_workspace {
     if (Ny <= N) {
       G.noalias() = Y * Y.transpose();
       G.diagonal().array() += f;
-      llt.compute(G);
-      c = llt.solve(d);
+      llt->compute(G);
+      c = llt->solve(d);
       w.noalias() = Y.transpose() * c;
       if (variance) {
         // f^-1 [X X^T - (X Y^T) G^-1 (Y X^T)] on the diagonal, with G = L L^T: the second term is |L^-1 Y X^T|^2.
         ZC.noalias() = Y * X.transpose();
-        llt.matrixL().solveInPlace(ZC);
+        llt->matrixL().solveInPlace(ZC);
         for (Eigen::Index i = 0; i < Nx; ++i) an_var[i] = (X.row(i).squaredNorm() - ZC.col(i).squaredNorm()) / f;
       }
     } else {
       G.noalias() = Y.transpose() * Y;
       G.diagonal().array() += f;
-      llt.compute(G);
+      llt->compute(G);
       w.noalias() = Y.transpose() * d;
-      llt.solveInPlace(w);
+      llt->solveInPlace(w);
       if (variance) {
         // X G^-1 X^T on the diagonal: |L^-1 X^T|^2 per column.
         XT.resize(N, Nx);
         XT = X.transpose();
-        llt.matrixL().solveInPlace(XT);
+        llt->matrixL().solveInPlace(XT);
         for (Eigen::Index i = 0; i < Nx; ++i) an_var[i] = XT.col(i).squaredNorm();
         XT.resize(Nx, N);
       }
@@ -164,6 +167,19 @@ struct ensemble_workspace {
   }
 };
 
+/// One workspace per experiment, sized for Nx x N ensembles and Ny observations; reallocates only on a change.
+template <class Scalar>
+void resize_workspaces(std::vector<ensemble_workspace<Scalar>>& work, std::size_t experiments, std::size_t Nx,
+                       std::size_t N, std::size_t Ny) {
+  const auto same = [&](const ensemble_workspace<Scalar>& w) {
+    return static_cast<std::size_t>(w.Nx) == Nx && static_cast<std::size_t>(w.N) == N &&
+           static_cast<std::size_t>(w.Ny) == Ny;
+  };
+  if (work.size() == experiments && (work.empty() || same(work.front()))) return;
+  work.assign(experiments, {});  // copies of an empty workspace (no solver constructed yet)
+  for (auto& w : work) w.resize(Nx, N, Ny);
+}
+
 /// The mean-preserving random rotations of DAPPER's genOG_1: Q = R diag(1, Omega) R, with R the Householder
 /// reflection that maps e_1 to 1/sqrt(N) (so its other columns span the complement of 1) and Omega a Haar-random
 /// orthogonal (N-1) x (N-1) matrix (QR of a normal matrix, columns signed by diag(R)). Then Q 1 = 1 and Q Q^T = I.
@@ -171,7 +187,7 @@ template <class Scalar>
 struct rotation_maker {
   using col_matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
   col_matrix reflection, block, Q, omega;
-  Eigen::HouseholderQR<col_matrix> qr;
+  std::optional<Eigen::HouseholderQR<col_matrix>> qr;
 
   explicit rotation_maker(std::size_t members = 0) { resize(members); }
 
@@ -188,17 +204,17 @@ struct rotation_maker {
     block = col_matrix::Identity(n, n);
     Q.resize(n, n);
     omega.resize(n > 0 ? n - 1 : 0, n > 0 ? n - 1 : 0);
-    qr = Eigen::HouseholderQR<col_matrix>(omega.rows(), omega.cols());
+    qr.emplace(omega.rows(), omega.cols());
   }
 
   /// Q from (N-1)^2 standard normal values (column-major).
   const col_matrix& make(const Scalar* normals) {
     const Eigen::Index n = omega.rows();
     omega = Eigen::Map<const col_matrix>(normals, n, n);
-    qr.compute(omega);
-    omega = qr.householderQ();
+    qr->compute(omega);
+    omega = qr->householderQ();
     for (Eigen::Index k = 0; k < n; ++k)
-      if (qr.matrixQR()(k, k) < Scalar(0)) omega.col(k) = -omega.col(k);
+      if (qr->matrixQR()(k, k) < Scalar(0)) omega.col(k) = -omega.col(k);
     block.bottomRightCorner(n, n) = omega;
     Q.noalias() = reflection * block * reflection;
     return Q;

@@ -31,12 +31,7 @@ struct etkf_batch {
   tensor<Scalar, cpu> normals;
 
   void resize(std::size_t experiments, std::size_t Nx, std::size_t N, std::size_t Ny, bool rotate) {
-    const auto& w0 = work.empty() ? ensemble_workspace<Scalar>{} : work.front();
-    if (work.size() != experiments || static_cast<std::size_t>(w0.N) != N || static_cast<std::size_t>(w0.Nx) != Nx ||
-        static_cast<std::size_t>(w0.Ny) != Ny) {
-      work.assign(experiments, {});
-      for (auto& w : work) w.resize(Nx, N, Ny);
-    }
+    resize_workspaces(work, experiments, Nx, N, Ny);
     if (rotate) {
       rotations.resize(experiments);
       for (auto& r : rotations) r.resize(N);
