@@ -86,8 +86,8 @@ struct external_update_batch {
     check_diagnostics(diag, experiments, Nx, fn);
     const bool want_ensemble = E_analysis.data() != nullptr;
     if (want_ensemble)
-      require(E_analysis.shape() == E.shape(), fn,
-              attractor::detail::text("an analysis ensemble of shape ", E.shape()), E_analysis.shape());
+      require(E_analysis.shape() == E.shape(), fn, attractor::detail::text("an analysis ensemble of shape ", E.shape()),
+              E_analysis.shape());
     if (strict) {
       require_finite(x_det.data(), x_det.size(), fn, "the deterministic runs x_det");
       require_finite(E.data(), E.size(), fn, "the ensemble E");

@@ -237,9 +237,9 @@ public:
                       grid_.low == other.grid_.low && grid_.high == other.grid_.high;
     require(same, fn,
             attractor::detail::text("histograms on one grid (", dimension(), "-D, ", grid_.bins, " bins over [",
-                                      grid_.low, ", ", grid_.high, "])"),
-            attractor::detail::text(other.dimension(), "-D, ", other.grid_.bins, " bins over [", other.grid_.low,
-                                      ", ", other.grid_.high, "]"));
+                                    grid_.low, ", ", grid_.high, "])"),
+            attractor::detail::text(other.dimension(), "-D, ", other.grid_.bins, " bins over [", other.grid_.low, ", ",
+                                    other.grid_.high, "]"));
   }
 
 private:
