@@ -3,10 +3,10 @@
 // paper's five metrics and print them laid out like Table 1, beside the paper's row.
 #pragma once
 
+#include <attractor/core/file.hpp>
 #include <attractor/diffusion.hpp>
 #include <attractor/metrics.hpp>
 #include <attractor/nn.hpp>
-#include <attractor/core/file.hpp>
 #include <attractor/systems.hpp>
 #include <attractor/tensor/npy.hpp>
 #include <chrono>
@@ -209,9 +209,8 @@ inline std::string duration_text(double seconds) {
 
 /// Writes a text file whole or not at all.
 inline void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  detail::write_atomically(path, "lorenz63_generate", text.size(), [&](std::FILE* f) {
-    return std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  });
+  detail::write_atomically(path, "lorenz63_generate", text.size(),
+                           [&](std::FILE* f) { return std::fwrite(text.data(), 1, text.size(), f) == text.size(); });
 }
 
 /// Table 1's row for our run beside the paper's velocity/cosine row (spec §8), in the paper's units.
@@ -293,9 +292,9 @@ inline void plot(const options& o) {
     std::printf("figure: skipped, no script at %s (see --plot-script)\n", o.plot_script.c_str());
     return;
   }
-  const std::string command = detail::concat("python3 '", o.plot_script.string(), "' '", (o.out / "samples.npy").string(),
-                                             "' '", (o.out / "reference.npy").string(), "' '",
-                                             (o.out / "lorenz63.png").string(), "'");
+  const std::string command =
+      detail::concat("python3 '", o.plot_script.string(), "' '", (o.out / "samples.npy").string(), "' '",
+                     (o.out / "reference.npy").string(), "' '", (o.out / "lorenz63.png").string(), "'");
   if (std::system(command.c_str()) != 0) std::printf("figure: the script failed: %s\n", command.c_str());
 }
 
@@ -333,8 +332,8 @@ int run(context<Backend>& ctx, const options& o) {
   nn::denoising_resnet<float, Backend> net(ctx, init, o.network);
   std::size_t parameters = 0;
   for (const auto* p : net.parameters()) parameters += p->value.size();
-  std::printf("network: hidden %zu, %zu blocks, embedding %zu: %zu parameters\n", o.network.hidden,
-              o.network.blocks, o.network.embedding, parameters);
+  std::printf("network: hidden %zu, %zu blocks, embedding %zu: %zu parameters\n", o.network.hidden, o.network.blocks,
+              o.network.embedding, parameters);
   diffusion::trainer_options to;
   to.batch = o.batch;
   to.steps = o.train_steps;
@@ -366,9 +365,8 @@ int run(context<Backend>& ctx, const options& o) {
 
   // 3. Sampling.
   diffusion::sampler<float, Backend> sampler(ctx, net, schedule, head);
-  const diffusion::sampler_options so{o.sampler == "ddpm" ? diffusion::sampler_kind::ddpm
-                                                          : diffusion::sampler_kind::ddim,
-                                      o.sampler_steps, o.eta};
+  const diffusion::sampler_options so{
+      o.sampler == "ddpm" ? diffusion::sampler_kind::ddpm : diffusion::sampler_kind::ddim, o.sampler_steps, o.eta};
   tensor<float, Backend> samples({o.samples, 3});
   philox gen(o.seed, 1);
   t0 = clock::now();

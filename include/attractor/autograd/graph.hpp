@@ -93,8 +93,7 @@ public:
             detail::text("x ", xs, ", weight ", ws));
     const std::size_t batch = xs[0], in = xs[1], out = ws[0];
     const bool has_bias = bias.id != value{}.id;
-    if (has_bias)
-      require(shape_of(bias) == shape{out}, fn, detail::text("bias of shape (", out, ")"), shape_of(bias));
+    if (has_bias) require(shape_of(bias) == shape{out}, fn, detail::text("bias of shape (", out, ")"), shape_of(bias));
     const value y = make_result({batch, out}, {x, weight, bias});
     // Column sums of dy (the bias gradient) are a GEMM with a row of ones.
     auto ones = std::make_shared<tensor<Scalar, Backend>>(shape{1, batch});
