@@ -6,6 +6,6 @@ int main(int argc, char** argv) try {
   attractor::context<attractor::cpu> ctx(o.threads);
   return lorenz63_generate::run(ctx, o);
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "lorenz63_generate: %s\n", e.what());
+  std::fprintf(stderr, "%s\n", e.what());
   return 1;
 }

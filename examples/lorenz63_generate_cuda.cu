@@ -8,6 +8,6 @@ int main(int argc, char** argv) try {
   attractor::context<attractor::cuda> ctx;
   return lorenz63_generate::run(ctx, o);
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "lorenz63_generate_cuda: %s\n", e.what());
+  std::fprintf(stderr, "%s\n", e.what());
   return 1;
 }
