@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh python3-matplotlib python3-numpy
 source scripts/env.sh
-cmake --preset release >/dev/null
+cmake --preset release -DATTRACTOR_BUILD_EXAMPLES=ON >/dev/null
 cmake --build --preset release --target lorenz63_generate
 ./build/release/examples/lorenz63_generate "$@"
