@@ -89,5 +89,6 @@ TEST_CASE("da: the diffusion source refuses bad arguments") {
   CHECK_THROWS_AS(source(ctx, wrong.view(), E.view(), gen), attractor::error);
   CHECK_THROWS_AS(source(ctx, x_det.view(), E_wrong.view(), gen), attractor::error);
   x_det[1] = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THROWS_WITH_AS(source(ctx, x_det.view(), E.view(), gen), doctest::Contains("finite states"), attractor::error);
+  CHECK_THROWS_WITH_AS(source(ctx, x_det.view(), E.view(), gen), doctest::Contains("finite values in states"),
+                       attractor::error);
 }

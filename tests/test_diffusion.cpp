@@ -196,7 +196,7 @@ TEST_CASE("diffusion: samplers reject bad arguments") {
   x[5] = std::numeric_limits<float>::quiet_NaN();
   tensor<float, cpu> out({8, 3});
   CHECK_THROWS_WITH_AS(sampler.partial(gen, x.view(), 5, out.view(), {diffusion::sampler_kind::ddpm, 100, 0.0}),
-                       doctest::Contains("finite states"), attractor::error);
+                       doctest::Contains("finite values in states"), attractor::error);
   x[5] = 0;
   CHECK_THROWS_AS(sampler.partial(gen, x.view(), 101, out.view(), {diffusion::sampler_kind::ddpm, 100, 0.0}),
                   attractor::error);
@@ -356,7 +356,7 @@ TEST_CASE("diffusion: the trainer rejects bad data and checkpoints of another mo
   tensor<float, cpu> few({10, 3});
   CHECK_THROWS_WITH_AS(t.train(few.view()), doctest::Contains("one batch"), attractor::error);
   data[100] = std::numeric_limits<float>::infinity();
-  CHECK_THROWS_WITH_AS(t.train(data.view()), doctest::Contains("finite training data"), attractor::error);
+  CHECK_THROWS_WITH_AS(t.train(data.view()), doctest::Contains("finite values in training data"), attractor::error);
   data[100] = 0;
   t.train(data.view());
   // Another architecture, another parameterisation, another schedule: each refused, naming what differs.

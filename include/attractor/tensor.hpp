@@ -1,6 +1,7 @@
 // The tensor layer: tensor and views, shape-checked operations, .npy files, and Eigen and xtensor interop.
 #pragma once
 
+#include "attractor/tensor/checks.hpp"
 #include "attractor/tensor/eigen.hpp"
 #include "attractor/tensor/npy.hpp"
 #include "attractor/tensor/ops.hpp"

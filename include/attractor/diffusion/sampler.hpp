@@ -33,6 +33,7 @@
 #include "attractor/diffusion/schedule.hpp"
 #include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/random/philox.hpp"
+#include "attractor/tensor/checks.hpp"
 #include "attractor/tensor/ops.hpp"
 
 namespace attractor::diffusion {
@@ -215,7 +216,7 @@ public:
             out.shape());
     check_options(o, fn);
     require(k <= o.steps, fn, attractor::detail::text("a step k in [0, ", o.steps, "]"), k);
-    require_finite_states(states, fn);
+    require_finite(*ctx_, states, fn, "states");
     const auto grid = step_grid(schedule_.steps(), o.steps);
     const std::size_t t = grid[k];
     // Noise into scratch, then z = sqrt(alpha_bar) x + sigma xi there, then out: correct when out aliases states.
@@ -281,13 +282,6 @@ private:
     require(o.steps >= 1 && o.steps <= schedule_.steps(), fn,
             attractor::detail::text("between 1 and ", schedule_.steps(), " sampler steps"), o.steps);
     require(std::isfinite(o.eta) && o.eta >= 0 && o.eta <= 1, fn, "eta in [0, 1]", o.eta);
-  }
-
-  void require_finite_states(const tensor_view<const Scalar, Backend>& x, const char* fn) {
-    if (x.empty()) return;
-    // A sum is NaN or infinite if any term is (finite states never overflow it at these magnitudes).
-    const Scalar total = sum(*ctx_, x);
-    require(std::isfinite(total), fn, "finite states", "NaN or Inf among them");
   }
 
   std::unique_ptr<Model> owned_;

@@ -32,6 +32,7 @@
 #include "attractor/nn/optim.hpp"
 #include "attractor/nn/safetensors.hpp"
 #include "attractor/random/philox.hpp"
+#include "attractor/tensor/checks.hpp"
 #include "attractor/tensor/ops.hpp"
 
 namespace attractor::diffusion {
@@ -154,13 +155,13 @@ public:
             attractor::detail::text("training data of shape (n x ", dim, ")"), data.shape());
     require(data.extent(0) >= options_.batch && data.extent(0) < (std::size_t{1} << 31), fn,
             attractor::detail::text("between one batch (", options_.batch, ") and 2^31 samples"), data.extent(0));
-    require(std::isfinite(sum(*ctx_, data)), fn, "finite training data", "NaN or Inf among it");
+    require_finite(*ctx_, data, fn, "training data");
     const bool validate = !validation.empty() && options_.validate_every > 0;
     if (validate) {
       require(validation.rank() == 2 && validation.extent(1) == dim && validation.extent(0) >= options_.batch, fn,
               attractor::detail::text("validation data of shape (n x ", dim, ") with n >= ", options_.batch),
               validation.shape());
-      require(std::isfinite(sum(*ctx_, validation)), fn, "finite validation data", "NaN or Inf among it");
+      require_finite(*ctx_, validation, fn, "validation data");
     }
     using clock = std::chrono::steady_clock;
     auto since = clock::now();

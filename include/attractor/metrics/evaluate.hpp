@@ -65,7 +65,7 @@ public:
             floor_source.shape());
     require(options.chunk > 0 && options.feature_chunk > 0, fn, "chunks of at least one state",
             attractor::detail::text(options.chunk, " and ", options.feature_chunk));
-    detail::require_finite_values(ctx, floor_source, fn, "the floor source");
+    require_finite(ctx, floor_source, fn, "the floor source");
     for (std::size_t begin = 0; begin < reference.extent(0); begin += options.chunk)
       histogram_.add(ctx, reference.rows(begin, std::min(reference.extent(0), begin + options.chunk)));
     thresholds_ = quantile_thresholds(ctx, reference, options.lower_level, options.upper_level);
@@ -84,7 +84,7 @@ public:
     constexpr const char* fn = "metrics::evaluator::evaluate";
     detail::require_state_set(generated, dimension(), fn, "generated set");
     require(generated.extent(0) >= 2, fn, "at least two generated states", generated.extent(0));
-    detail::require_finite_values(ctx, generated, fn, "the generated set");
+    require_finite(ctx, generated, fn, "the generated set");
     const std::size_t m = generated.extent(0);
     evaluation e;
     e.samples = m;

@@ -40,7 +40,7 @@ public:
   nearest_search(context<cpu>& ctx, const_tensor_view<Scalar, cpu> reference) : reference_(reference) {
     constexpr const char* fn = "metrics::nearest_search";
     detail::require_state_set(reference, 0, fn, "reference set");
-    detail::require_finite_values(ctx, reference, fn, "the reference set");
+    require_finite(ctx, reference, fn, "the reference set");
     const std::size_t n = reference.extent(0);
     switch (reference.extent(1)) {
       case 1: tree_.template emplace<kd_tree<Scalar, 1>>(ctx, reference.data(), n); break;
@@ -100,7 +100,7 @@ public:
 private:
   void check_queries(context<cpu>& ctx, const_tensor_view<Scalar, cpu> queries, const char* fn) const {
     detail::require_state_set(queries, dimension(), fn, "query set");
-    detail::require_finite_values(ctx, queries, fn, "the queries");
+    require_finite(ctx, queries, fn, "the queries");
   }
 
   /// The smallest squared distance from q to the reference, by looking at every reference state.

@@ -113,7 +113,7 @@ double peak_over_threshold(context<Backend>& ctx, const Samples& samples, const 
   require(d > 0 && thresholds.upper.size() == d, fn, "thresholds for at least one dimension",
           attractor::detail::text(thresholds.lower.size(), " lower and ", thresholds.upper.size(), " upper"));
   detail::require_state_set(x, d, fn, "sample set");
-  detail::require_finite_values(ctx, x, fn, "the samples");
+  require_finite(ctx, x, fn, "the samples");
   std::vector<double> host(thresholds.lower);
   host.insert(host.end(), thresholds.upper.begin(), thresholds.upper.end());
   tensor<double, Backend> bounds(shape{2 * d});

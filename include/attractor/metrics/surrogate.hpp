@@ -118,7 +118,7 @@ public:
     auto x = as_view(states);
     static_assert(std::is_same_v<typename decltype(x)::backend_type, Backend>, "states on another backend");
     detail::require_state_set(x, inputs_, fn, "set of states");
-    detail::require_finite_values(ctx, x, fn, "the states");
+    require_finite(ctx, x, fn, "the states");
     const std::size_t n = x.extent(0);
     auto input = graph_->value_of(pass_.input);
     auto output = graph_->value_of(pass_.features);
@@ -228,7 +228,7 @@ double train_dense_surrogate(context<Backend>& ctx, dense_surrogate<Scalar, Back
           traj.extent(1));
   require(options.batch > 0 && options.steps > 0 && options.report_every > 0, fn, "batch, steps and report_every > 0",
           attractor::detail::text(options.batch, ", ", options.steps, ", ", options.report_every));
-  detail::require_finite_values(ctx, traj, fn, "the trajectories");
+  require_finite(ctx, traj, fn, "the trajectories");
   const std::size_t steps = traj.extent(1), starts = steps - options.lead, pairs = traj.extent(0) * starts;
 
   autograd::graph<Scalar, Backend> g(ctx);

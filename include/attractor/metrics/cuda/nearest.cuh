@@ -118,7 +118,7 @@ public:
     constexpr const char* fn = "metrics::nearest_search";
     detail::require_state_set(reference, 0, fn, "reference set");
     require(reference.extent(1) <= 4, fn, "states of 1 to 4 dimensions on cuda", reference.extent(1));
-    detail::require_finite_values(ctx, reference, fn, "the reference set");
+    require_finite(ctx, reference, fn, "the reference set");
   }
 
   [[nodiscard]] std::size_t dimension() const { return reference_.extent(1); }
@@ -149,7 +149,7 @@ public:
 private:
   void check_queries(context<cuda>& ctx, const_tensor_view<Scalar, cuda> queries, const char* fn) const {
     detail::require_state_set(queries, dimension(), fn, "query set");
-    detail::require_finite_values(ctx, queries, fn, "the queries");
+    require_finite(ctx, queries, fn, "the queries");
   }
 
   void run(context<cuda>& ctx, const Scalar* queries, std::size_t m, Scalar* out) const {
