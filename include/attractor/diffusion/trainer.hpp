@@ -89,6 +89,24 @@ inline std::uint32_t bounded(std::uint32_t word, std::uint32_t n) {
   return static_cast<std::uint32_t>((static_cast<std::uint64_t>(word) * n) >> 32);
 }
 
+/// Word i of a Philox stream (word i % 4 of block i / 4), computing each block once for consecutive i.
+class philox_words {
+public:
+  explicit philox_words(const philox& gen) : gen_(gen) {}
+  std::uint32_t operator()(std::size_t i) {
+    if (i / 4 != block_) {
+      block_ = i / 4;
+      words_ = gen_.block(block_);
+    }
+    return words_.v[i % 4];
+  }
+
+private:
+  philox gen_;
+  std::size_t block_ = static_cast<std::size_t>(-1);
+  philox_counter words_{};
+};
+
 /// Philox streams of one training run: one per (step, purpose) and one per epoch's permutation.
 enum class stream_purpose : std::uint64_t { noise = 0, time = 1, validation = 2, permutation = 3 };
 inline philox stream_of(std::uint64_t seed, std::uint64_t index, stream_purpose p) {
@@ -331,20 +349,16 @@ private:
     if (permutation_epoch_ != epoch || permutation_.size() != n) {
       permutation_.resize(n);
       for (std::size_t i = 0; i < n; ++i) permutation_[i] = static_cast<std::uint32_t>(i);
-      const philox gen = detail::stream_of(options_.seed, epoch, detail::stream_purpose::permutation);
-      for (std::size_t i = n - 1; i > 0; --i) {  // Fisher-Yates, one word per swap
-        const philox_counter w = gen.block(i / 4);
-        std::swap(permutation_[i], permutation_[detail::bounded(w.v[i % 4], static_cast<std::uint32_t>(i + 1))]);
-      }
+      detail::philox_words word(detail::stream_of(options_.seed, epoch, detail::stream_purpose::permutation));
+      for (std::size_t i = n - 1; i > 0; --i)  // Fisher-Yates, one word per swap
+        std::swap(permutation_[i], permutation_[detail::bounded(word(i), static_cast<std::uint32_t>(i + 1))]);
       permutation_epoch_ = epoch;
     }
     for (std::size_t i = 0; i < batch; ++i) rows_host_[i] = static_cast<std::int32_t>(permutation_[offset + i]);
-    const philox times = detail::stream_of(options_.seed, step_, detail::stream_purpose::time);
-    for (std::size_t i = 0; i < batch; ++i) {
-      const philox_counter w = times.block(i / 4);
+    detail::philox_words time_word(detail::stream_of(options_.seed, step_, detail::stream_purpose::time));
+    for (std::size_t i = 0; i < batch; ++i)
       tau_host_[i] =
-          1 + static_cast<std::int32_t>(detail::bounded(w.v[i % 4], static_cast<std::uint32_t>(schedule_.steps())));
-    }
+          1 + static_cast<std::int32_t>(detail::bounded(time_word(i), static_cast<std::uint32_t>(schedule_.steps())));
     philox noise = detail::stream_of(options_.seed, step_, detail::stream_purpose::noise);
     const double loss = forward_batch(data, noise);
     graph_.backward(loss_);
