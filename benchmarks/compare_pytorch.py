@@ -113,16 +113,19 @@ def time_pytorch(device, batch, warmup, reps):
     return batch / statistics.median(seconds), seconds
 
 
-def run_ours(binary, reps, min_time):
-    """Median samples/s of each bench_training benchmark over `reps` repetitions: {(batch, mode, threads): rate}."""
-    cmd = [binary, "--benchmark_format=json", "--benchmark_filter=BM_training_step",
-           f"--benchmark_repetitions={reps}", f"--benchmark_min_time={min_time}"]
+def run_benchmark_json(binary, extra_args, reps, min_time):
+    """Runs a Google Benchmark program with JSON output; returns its per-repetition entries."""
+    cmd = [binary, "--benchmark_format=json", *extra_args, f"--benchmark_repetitions={reps}",
+           f"--benchmark_min_time={min_time}"]
     print("running:", " ".join(cmd), flush=True)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
+
+
+def run_ours(binary, reps, min_time):
+    """Median samples/s of each bench_training benchmark over `reps` repetitions: {(batch, mode, threads): rate}."""
     rates = {}
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("run_type") != "iteration":
-            continue
+    for b in run_benchmark_json(binary, ["--benchmark_filter=BM_training_step"], reps, min_time):
         m = re.match(r"BM_training_step<conditioning::(\w+)>/batch:(\d+)/threads:(\d+)", b["name"])
         rates.setdefault((int(m[2]), m[1], int(m[3])), []).append(b["samples/s"])
     return {key: statistics.median(v) for key, v in rates.items()}

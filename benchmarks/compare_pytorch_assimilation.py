@@ -16,12 +16,10 @@ bench_assimilation (BM_etkf12) with --benchmark_format=json and prints cycles/s 
 """
 
 import argparse
-import json
 import math
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 
@@ -30,6 +28,9 @@ try:
 except ImportError:
     print("PyTorch is not installed: install python3-torch (Debian) to compare")
     sys.exit(0)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_pytorch import run_benchmark_json  # noqa: E402
 
 EXPERIMENTS = 16
 MEMBERS = 12
@@ -116,14 +117,8 @@ def time_pytorch(dtype, threads, warmup, blocks, cycles):
 
 
 def run_ours(binary, reps, min_time):
-    cmd = [binary, "--benchmark_filter=BM_etkf12/", "--benchmark_format=json",
-           f"--benchmark_repetitions={reps}", f"--benchmark_min_time={min_time}"]
-    print("running:", " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     rates = {}
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("run_type") != "iteration":
-            continue
+    for b in run_benchmark_json(binary, ["--benchmark_filter=BM_etkf12/"], reps, min_time):
         m = re.match(r"BM_etkf12/threads:(\d+)", b["name"])
         rates.setdefault(int(m[1]), []).append(b["cycles/s"])
     return {threads: (statistics.median(v), v) for threads, v in rates.items()}

@@ -11,12 +11,10 @@ If a CUDA device is visible to PyTorch, its GPU figure is printed too.
 """
 
 import argparse
-import json
 import math
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 
@@ -27,7 +25,7 @@ except ImportError:
     sys.exit(0)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import DenoisingResNet, loaded_blas  # noqa: E402
+from compare_pytorch import DenoisingResNet, loaded_blas, run_benchmark_json  # noqa: E402
 
 CHUNK = 16384
 STEPS = 10
@@ -75,13 +73,8 @@ def time_pytorch(device, warmup, reps):
 
 
 def run_ours(binary, reps, min_time):
-    cmd = [binary, "--benchmark_format=json", f"--benchmark_repetitions={reps}", f"--benchmark_min_time={min_time}"]
-    print("running:", " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     rates = {}
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("run_type") != "iteration":
-            continue
+    for b in run_benchmark_json(binary, [], reps, min_time):
         m = re.match(r"BM_sampling<diffusion::sampler_kind::(\w+)>", b["name"])
         rates.setdefault(m[1], []).append(b["sample-steps/s"])
     return {k: statistics.median(v) for k, v in rates.items()}
