@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -300,15 +301,26 @@ TEST_CASE("diffusion: a run resumed from its checkpoint continues exactly as the
       resumed(ctx, i3, small_network());
   const auto schedule = diffusion::noise_schedule::cosine();
   const auto head = diffusion::parameterisation::velocity;
-  // 10 steps of 64 over 512 samples: the run crosses an epoch boundary after step 8.
-  diffusion::trainer<float, cpu> a(ctx, straight, schedule, head, small_training(10));
+  // 10 steps of 64 over 512 samples: the run crosses an epoch boundary after step 8. The learning rate warms up and
+  // decays, so the resumed run must also take up the schedule where it stopped.
+  auto ten = small_training(10);
+  ten.decay = diffusion::lr_decay::cosine;
+  ten.warmup_steps = 3;
+  ten.final_lr_fraction = 0.1;
+  diffusion::trainer<float, cpu> a(ctx, straight, schedule, head, ten);
   a.train(data.view());
-  auto o = small_training(6);
+  // The same run, killed after its checkpoint at step 6.
+  struct killed {};
+  auto o = ten;
   o.checkpoint = file.path;
+  o.checkpoint_every = 6;
+  o.progress_every = 6;
+  o.progress = [](const diffusion::training_progress&) { throw killed{}; };
   diffusion::trainer<float, cpu> b(ctx, first, schedule, head, o);
-  b.train(data.view());
+  CHECK_THROWS_AS(b.train(data.view()), killed);
+  CHECK(b.step() == 6);
   CHECK(std::filesystem::exists(file.path));
-  diffusion::trainer<float, cpu> c(ctx, resumed, schedule, head, small_training(10));
+  diffusion::trainer<float, cpu> c(ctx, resumed, schedule, head, ten);
   c.load_checkpoint(file.path);
   CHECK(c.step() == 6);
   c.train(data.view());
@@ -317,6 +329,47 @@ TEST_CASE("diffusion: a run resumed from its checkpoint continues exactly as the
   const auto ema_a = a.average().shadow(), ema_c = c.average().shadow();
   for (std::size_t p = 0; p < ema_a.size(); ++p)
     for (std::size_t i = 0; i < ema_a[p].size(); ++i) REQUIRE(ema_a[p].data()[i] == ema_c[p].data()[i]);
+}
+
+TEST_CASE("diffusion: the learning-rate schedule: warm-up, cosine decay, and the rate Adam is given") {
+  diffusion::trainer_options o;
+  o.lr = 2e-3;
+  o.steps = 104;
+  CHECK(diffusion::learning_rate_at(o, 0) == 2e-3);  // the reference: constant
+  CHECK(diffusion::learning_rate_at(o, 103) == 2e-3);
+  o.decay = diffusion::lr_decay::cosine;
+  o.warmup_steps = 4;
+  o.final_lr_fraction = 0.25;
+  CHECK(diffusion::learning_rate_at(o, 0) == doctest::Approx(0.5e-3).epsilon(1e-14));
+  CHECK(diffusion::learning_rate_at(o, 3) == doctest::Approx(2e-3).epsilon(1e-14));
+  // 100 decay steps: p = 0.5 at step 54 gives (0.25 + 0.75 / 2) lr; p = 0.99 at step 103 nearly 0.25 lr.
+  CHECK(diffusion::learning_rate_at(o, 54) == doctest::Approx(0.625 * 2e-3).epsilon(1e-14));
+  CHECK(diffusion::learning_rate_at(o, 103) ==
+        doctest::Approx(2e-3 * (0.25 + 0.375 * (1 + std::cos(3.141592653589793 * 0.99)))).epsilon(1e-14));
+  o.final_lr_fraction = 1.5;
+  context<cpu> ctx;
+  philox init(3);
+  nn::denoising_resnet<float, cpu> net(ctx, init, small_network());
+  CHECK_THROWS_WITH_AS((diffusion::trainer<float, cpu>(ctx, net, diffusion::noise_schedule::cosine(),
+                                                       diffusion::parameterisation::noise, o)),
+                       doctest::Contains("final_lr_fraction in [0, 1]"), attractor::error);
+  // Adam's first step moves a weight by lr g / (|g| + eps), i.e. by lr wherever |g| >> eps: with a warm-up of 4 the
+  // largest move is lr / 4.
+  auto t = small_training(1);
+  t.lr = 1e-2;
+  t.warmup_steps = 4;
+  std::vector<float> before;
+  for (auto* p : net.parameters())
+    for (std::size_t i = 0; i < p->value.size(); ++i) before.push_back(p->value[i]);
+  diffusion::trainer<float, cpu> trainer(ctx, net, diffusion::noise_schedule::cosine(),
+                                         diffusion::parameterisation::noise, t);
+  trainer.train(curve_states(512, 4).view());
+  double largest = 0;
+  std::size_t k = 0;
+  for (auto* p : net.parameters())
+    for (std::size_t i = 0; i < p->value.size(); ++i)
+      largest = std::max(largest, std::abs(static_cast<double>(p->value[i]) - before[k++]));
+  CHECK(largest == doctest::Approx(2.5e-3).epsilon(1e-3));
 }
 
 TEST_CASE("diffusion: a NaN or Inf loss stops training with an error and keeps the last good checkpoint") {
