@@ -65,7 +65,7 @@ const char* usage =
     "  --method M         enoi-diag | enoi-full | 3dvar | etkf | ddm (default etkf); ddm draws the EnOI ensemble\n"
     "                     with the diffusion model of --checkpoint (raw weights), to step --factor (default 13) of\n"
     "                     the 100-step DDPM grid\n"
-    "  --checkpoint PATH  a trainer checkpoint of the paper's velocity/cosine network (lorenz63_generate writes\n"
+    "  --checkpoint PATH  a trainer checkpoint of a velocity/cosine network (lorenz63_generate writes\n"
     "                     out/lorenz63/model.safetensors)\n"
     "  --members N        ensemble size: ETKF members (default 12) or EnOI draws (default 50)\n"
     "  --factor F         the tuned factor: ETKF inflation rho, EnOI/3D-Var cov_inf (B = cov_inf^2 B0); default\n"
@@ -315,7 +315,7 @@ da::twin_result with_method(const std::string& method, std::size_t members, doub
     require(!ddm_checkpoint().empty(), "lorenz63_assimilate", "--checkpoint PATH for the ddm method", "none");
     static context<cpu> net_ctx;
     static philox init(0);
-    static nn::denoising_resnet<float, cpu> net(net_ctx, init);
+    static nn::denoising_resnet<float, cpu> net(net_ctx, init, diffusion::checkpoint_architecture(ddm_checkpoint()));
     static bool loaded = false;
     if (!loaded) {
       diffusion::load_trained_weights(net_ctx, ddm_checkpoint(), net);

@@ -426,6 +426,27 @@ TEST_CASE("diffusion: the trainer rejects bad data and checkpoints of another mo
   diffusion::trainer<float, cpu> t4(ctx, net, diffusion::noise_schedule::linear(),
                                     diffusion::parameterisation::velocity, small_training(2));
   CHECK_THROWS_WITH_AS(t4.load_checkpoint(file.path), doctest::Contains("attractor.schedule"), attractor::error);
+  // The architecture a checkpoint records reads back as the options the network was built with.
+  const auto recorded = diffusion::checkpoint_architecture(file.path);
+  const auto built = small_network();
+  CHECK(recorded.inputs == built.inputs);
+  CHECK(recorded.hidden == built.hidden);
+  CHECK(recorded.blocks == built.blocks);
+  CHECK(recorded.embedding == built.embedding);
+  CHECK(recorded.max_time == built.max_time);
+  attractor_test::temp_path odd;
+  const tensor<float, cpu> one({1});
+  for (const char* text : {"denoising_resnet inputs=3 hidden=x blocks=1 embedding=8 max_time=1000",
+                           "denoising_resnet inputs=3 hidden=8 blocks=1 embedding=8", "resnet inputs=3",
+                           "denoising_resnet inputs=3 hidden=8 blocks=1 embedding=8 max_time=1000 extra=1",
+                           "denoising_resnet inputs=3 hidden=99999999999 blocks=1 embedding=8 max_time=1000"}) {
+    nn::save_safetensors<float>(odd.path, {{"w", one.view()}}, {{"attractor.architecture", text}});
+    CHECK_THROWS_WITH_AS(diffusion::checkpoint_architecture(odd.path), doctest::Contains("an architecture"),
+                         attractor::error);
+  }
+  nn::save_safetensors<float>(odd.path, {{"w", one.view()}});
+  CHECK_THROWS_WITH_AS(diffusion::checkpoint_architecture(odd.path), doctest::Contains("attractor.architecture"),
+                       attractor::error);
   // A truncated checkpoint: a clear error, and the trainer unchanged.
   const auto size = std::filesystem::file_size(file.path);
   std::filesystem::resize_file(file.path, size / 2);

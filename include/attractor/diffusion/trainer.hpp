@@ -22,6 +22,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,8 @@ struct trainer_options {
   std::size_t steps = 97'700;  ///< total optimiser steps (the reference: 100 epochs of 977)
   double lr = 3e-4;
   lr_decay decay = lr_decay::constant;
-  std::size_t warmup_steps = 0;   ///< lr rises linearly over these first steps
-  double final_lr_fraction = 0;   ///< cosine: the rate approaches final_lr_fraction * lr at `steps`
+  std::size_t warmup_steps = 0;  ///< lr rises linearly over these first steps
+  double final_lr_fraction = 0;  ///< cosine: the rate approaches final_lr_fraction * lr at `steps`
   double ema_decay = 0.999;
   nn::ema_init ema_start = nn::ema_init::copy;  ///< the reference starts from zeros (nn::ema_init::zeros)
   std::size_t validate_every = 500;             ///< steps; 0: never
@@ -135,6 +136,37 @@ inline philox stream_of(std::uint64_t seed, std::uint64_t index, stream_purpose 
 }
 
 }  // namespace detail
+
+/// The architecture as a checkpoint's metadata records it ("denoising_resnet inputs=3 hidden=256 ...").
+inline std::string architecture_text(const nn::denoising_resnet_options& a) {
+  return attractor::detail::concat("denoising_resnet inputs=", a.inputs, " hidden=", a.hidden, " blocks=", a.blocks,
+                                   " embedding=", a.embedding, " max_time=", a.max_time);
+}
+
+/// The architecture of the network in a trainer checkpoint, read from its metadata, so that a program can build
+/// the network a checkpoint holds before loading it. Throws attractor::error on a file that is not a whole
+/// safetensors file or has no well-formed architecture.
+inline nn::denoising_resnet_options checkpoint_architecture(const std::filesystem::path& path) {
+  const std::string fn = attractor::detail::concat("diffusion::checkpoint_architecture(", path, ")");
+  const nn::safetensors_file file = nn::safetensors_file::read(path);
+  const auto it = file.metadata().find("attractor.architecture");
+  require(it != file.metadata().end(), fn, "an attractor.architecture entry in the metadata", "none");
+  nn::denoising_resnet_options a;
+  std::size_t* fields[] = {&a.inputs, &a.hidden, &a.blocks, &a.embedding, &a.max_time};
+  const char* keys[] = {"inputs", "hidden", "blocks", "embedding", "max_time"};
+  std::istringstream in(it->second);
+  std::string word;
+  bool ok = static_cast<bool>(in >> word) && word == "denoising_resnet";
+  for (std::size_t k = 0; ok && k < 5; ++k) {
+    ok = static_cast<bool>(in >> word) && word.rfind(std::string(keys[k]) + "=", 0) == 0;
+    const std::string digits = ok ? word.substr(std::string(keys[k]).size() + 1) : "";
+    ok = ok && !digits.empty() && digits.size() < 10 && digits.find_first_not_of("0123456789") == std::string::npos;
+    if (ok) *fields[k] = static_cast<std::size_t>(std::stoul(digits));
+  }
+  ok = ok && !(in >> word);
+  require(ok, fn, "an architecture \"denoising_resnet inputs=N hidden=N blocks=N embedding=N max_time=N\"", it->second);
+  return a;
+}
 
 template <floating_scalar Scalar, class Backend>
 class trainer {
@@ -354,13 +386,10 @@ private:
   }
 
   [[nodiscard]] nn::safetensors_metadata metadata(std::uint64_t adam_step) const {
-    const auto& a = net_->options();
     return {{"attractor.step", std::to_string(step_)},
             {"attractor.adam_step", std::to_string(adam_step)},
             {"attractor.seed", std::to_string(options_.seed)},
-            {"attractor.architecture",
-             attractor::detail::concat("denoising_resnet inputs=", a.inputs, " hidden=", a.hidden, " blocks=", a.blocks,
-                                       " embedding=", a.embedding, " max_time=", a.max_time)},
+            {"attractor.architecture", architecture_text(net_->options())},
             {"attractor.schedule", attractor::detail::concat(to_string(schedule_.kind()), " T=", schedule_.steps())},
             {"attractor.parameterisation", std::string(to_string(head_))}};
   }
@@ -441,10 +470,7 @@ void load_trained_weights(context<Backend>& ctx, const std::filesystem::path& pa
                           nn::denoising_resnet<Scalar, Backend>& net, bool averaged = false) {
   const std::string fn = attractor::detail::concat("diffusion::load_trained_weights(", path, ")");
   const nn::safetensors_file file = nn::safetensors_file::read(path);
-  const auto& a = net.options();
-  const std::string architecture =
-      attractor::detail::concat("denoising_resnet inputs=", a.inputs, " hidden=", a.hidden, " blocks=", a.blocks,
-                                " embedding=", a.embedding, " max_time=", a.max_time);
+  const std::string architecture = architecture_text(net.options());
   const auto it = file.metadata().find("attractor.architecture");
   require(it != file.metadata().end() && it->second == architecture, fn,
           attractor::detail::text("a checkpoint of ", architecture),
