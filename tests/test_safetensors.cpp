@@ -255,6 +255,35 @@ TEST_CASE("safetensors: float and double in one file, and metadata round trip") 
   CHECK(read_bytes(again.path) == read_bytes(tmp.path));
 }
 
+TEST_CASE("safetensors: read_metadata reads the header alone, and still rejects a truncated file") {
+  tensor<float, cpu> a(shape{64, 8});
+  fill_pattern(a, 4);
+  const attractor::nn::safetensors_metadata meta = {{"attractor.architecture", "x y"}, {"step", "7"}};
+  temp_path tmp;
+  attractor::nn::save_safetensors(tmp.path, {{"a", a}}, meta);
+  const auto metadata = safetensors_file::read_metadata(tmp.path);
+  CHECK(metadata == safetensors_file::read(tmp.path).metadata());
+  CHECK(metadata.at("step") == "7");
+
+  bytes file = read_bytes(tmp.path);
+  // A flipped bit in the data section: read() catches it through the checksum; read_metadata does not read there.
+  file.back() ^= 0x01;
+  temp_path flipped;
+  write_bytes(flipped.path, file);
+  CHECK(safetensors_file::read_metadata(flipped.path) == metadata);
+  CHECK_THROWS_WITH_AS(safetensors_file::read(flipped.path), doctest::Contains("checksum mismatch"), attractor::error);
+  // Truncated: the header's offsets outrun the file. Cut inside the header: its length outruns the file.
+  for (const std::size_t keep : {file.size() - 1, std::size_t{20}, std::size_t{5}}) {
+    CAPTURE(keep);
+    temp_path cut;
+    write_bytes(cut.path, bytes(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(keep)));
+    CHECK_THROWS_WITH_AS(safetensors_file::read_metadata(cut.path), doctest::Contains("read_metadata"),
+                         attractor::error);
+  }
+  CHECK_THROWS_WITH_AS(safetensors_file::read_metadata(tmp.path.string() + ".missing"),
+                       doctest::Contains("no such file"), attractor::error);
+}
+
 TEST_CASE("safetensors: files written by the Python package load, and ours match them byte for byte") {
   SUBCASE("no metadata: loads without a checksum") {
     const auto f = safetensors_file::parse(as_span(python_plain));

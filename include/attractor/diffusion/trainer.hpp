@@ -144,13 +144,14 @@ inline std::string architecture_text(const nn::denoising_resnet_options& a) {
 }
 
 /// The architecture of the network in a trainer checkpoint, read from its metadata, so that a program can build
-/// the network a checkpoint holds before loading it. Throws attractor::error on a file that is not a whole
-/// safetensors file or has no well-formed architecture.
+/// the network a checkpoint holds before loading it. Reads the header only (a truncated file is still caught: its
+/// header's offsets outrun it; a corrupt data section is caught by the load). Throws attractor::error on a file
+/// without a valid safetensors header or without a well-formed architecture.
 inline nn::denoising_resnet_options checkpoint_architecture(const std::filesystem::path& path) {
   const std::string fn = attractor::detail::concat("diffusion::checkpoint_architecture(", path, ")");
-  const nn::safetensors_file file = nn::safetensors_file::read(path);
-  const auto it = file.metadata().find("attractor.architecture");
-  require(it != file.metadata().end(), fn, "an attractor.architecture entry in the metadata", "none");
+  const nn::safetensors_metadata metadata = nn::safetensors_file::read_metadata(path);  // the header only
+  const auto it = metadata.find("attractor.architecture");
+  require(it != metadata.end(), fn, "an attractor.architecture entry in the metadata", "none");
   nn::denoising_resnet_options a;
   std::size_t* fields[] = {&a.inputs, &a.hidden, &a.blocks, &a.embedding, &a.max_time};
   const char* keys[] = {"inputs", "hidden", "blocks", "embedding", "max_time"};
@@ -376,7 +377,6 @@ private:
     require(o.batch > 0, fn, "a batch of at least one sample", o.batch);
     require(o.progress_every > 0, fn, "progress_every > 0", o.progress_every);
     require(o.validation_batches > 0, fn, "validation_batches > 0", o.validation_batches);
-    require(std::isfinite(o.lr) && o.lr > 0, fn, "a finite learning rate > 0", o.lr);
     require(o.final_lr_fraction >= 0 && o.final_lr_fraction <= 1, fn, "final_lr_fraction in [0, 1]",
             o.final_lr_fraction);
     require(schedule.steps() == net.options().max_time, fn,

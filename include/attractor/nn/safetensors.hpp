@@ -673,18 +673,19 @@ public:
   static safetensors_file read(const std::filesystem::path& path) {
     const std::string fn = attractor::detail::concat("safetensors_file::read(", path, ")");
     attractor::detail::input_file in(path, fn);
-    const std::uint64_t file_size = in.size();
-    if (file_size < 8)
-      fail(fn, "at least 8 bytes (the header length)", attractor::detail::concat(file_size, " bytes (truncated file)"));
-    unsigned char prefix[8];
-    in.read(prefix, 8);
-    const std::uint64_t n = attractor::detail::safetensors::header_length(prefix, file_size, fn);
-    std::string text(static_cast<std::size_t>(n), '\0');
-    in.read(text.data(), n);
-    safetensors_file out = from_header(text, file_size - 8 - n, fn, attractor::detail::concat(path));
+    safetensors_file out = header_of(in, fn, attractor::detail::concat(path), /*with_data=*/true);
     in.read(out.data_.data(), out.data_.size());
     out.verify_checksum(fn);
     return out;
+  }
+
+  /// The "__metadata__" of the file at `path`, reading its header only: the header is parsed and validated
+  /// against the file's size as read() does, but the data section is neither read nor checked against the
+  /// checksum (read() does both). For what a checkpoint says of itself before its tensors are needed.
+  static safetensors_metadata read_metadata(const std::filesystem::path& path) {
+    const std::string fn = attractor::detail::concat("safetensors_file::read_metadata(", path, ")");
+    attractor::detail::input_file in(path, fn);
+    return header_of(in, fn, attractor::detail::concat(path), /*with_data=*/false).metadata_;
   }
 
   /// Parses and validates a whole file held in memory (for tests and the fuzzer).
@@ -697,7 +698,7 @@ public:
     std::memcpy(prefix, bytes.data(), 8);
     const std::uint64_t n = attractor::detail::safetensors::header_length(prefix, bytes.size(), fn);
     const std::string_view text(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<std::size_t>(n));
-    safetensors_file out = from_header(text, bytes.size() - 8 - n, fn, "");
+    safetensors_file out = from_header(text, bytes.size() - 8 - n, fn, "", /*with_data=*/true);
     if (!out.data_.empty()) std::memcpy(out.data_.data(), bytes.data() + 8 + n, out.data_.size());
     out.verify_checksum(fn);
     return out;
@@ -753,8 +754,23 @@ public:
   }
 
 private:
+  /// Reads the length prefix and the header of `in`, leaving it at the data section; with_data sizes the result's
+  /// buffer for that section.
+  static safetensors_file header_of(attractor::detail::input_file& in, std::string_view fn, std::string origin,
+                                    bool with_data) {
+    const std::uint64_t file_size = in.size();
+    if (file_size < 8)
+      fail(fn, "at least 8 bytes (the header length)", attractor::detail::concat(file_size, " bytes (truncated file)"));
+    unsigned char prefix[8];
+    in.read(prefix, 8);
+    const std::uint64_t n = attractor::detail::safetensors::header_length(prefix, file_size, fn);
+    std::string text(static_cast<std::size_t>(n), '\0');
+    in.read(text.data(), n);
+    return from_header(text, file_size - 8 - n, fn, std::move(origin), with_data);
+  }
+
   static safetensors_file from_header(std::string_view text, std::uint64_t data_size, std::string_view fn,
-                                      std::string origin) {
+                                      std::string origin, bool with_data) {
     attractor::detail::safetensors::header h = attractor::detail::safetensors::header_parser(text, fn).parse();
     attractor::detail::safetensors::validate(h, data_size, fn);
     safetensors_file out;
@@ -765,7 +781,7 @@ private:
       out.tensors_.push_back({std::move(e.name), std::move(e.dtype), std::move(e.shape), e.begin, e.end});
     }
     out.metadata_ = std::move(h.metadata);
-    out.data_.resize(static_cast<std::size_t>(data_size));  // bounded by the real size of the input
+    if (with_data) out.data_.resize(static_cast<std::size_t>(data_size));  // bounded by the real size of the input
     return out;
   }
 
