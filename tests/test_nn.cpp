@@ -127,6 +127,51 @@ TEST_CASE("the whole network's gradients match central differences, in both cond
   }
 }
 
+TEST_CASE("per-tau conditioning stays right through set_time's one-pseudo-time fast path") {
+  // The batches a sampler and a trainer send, in an order that enters, leaves and re-enters the fast path (a batch
+  // of one pseudo-time after another): each forward and backward pass must match the per-sample path.
+  context<cpu> ctx;
+  philox gen(6);
+  nn::denoising_resnet<double, cpu> net(ctx, gen, small_case{}.options);
+  const std::size_t batch = 17;
+  graph<double, cpu> naive(ctx), fast(ctx);
+  const auto pn = net.build(naive, batch, conditioning::per_sample);
+  const auto pf = net.build(fast, batch, conditioning::per_tau);
+  const value tn = naive.input({batch, 3}), tf = fast.input({batch, 3});
+  const value ln = naive.mse(pn.output, tn), lf = fast.mse(pf.output, tf);
+  const auto z = attractor_test::random_vector<double>(batch * 3, 8);
+  const auto target = attractor_test::random_vector<double>(batch * 3, 9);
+  for (graph<double, cpu>* g : {&naive, &fast}) {
+    const bool is_naive = g == &naive;
+    std::copy(z.begin(), z.end(), g->value_of(is_naive ? pn.input : pf.input).begin());
+    std::copy(target.begin(), target.end(), g->value_of(is_naive ? tn : tf).begin());
+  }
+  std::vector<std::int32_t> mixed(batch);
+  for (std::size_t i = 0; i < batch; ++i) mixed[i] = static_cast<std::int32_t>((i * 5) % 7 + 2);
+  const std::vector<std::vector<std::int32_t>> sequence = {
+      std::vector<std::int32_t>(batch, 5), std::vector<std::int32_t>(batch, 20), mixed,
+      std::vector<std::int32_t>(batch, 0), std::vector<std::int32_t>(batch, 11), std::vector<std::int32_t>(batch, 11)};
+  for (std::size_t k = 0; k < sequence.size(); ++k) {
+    CAPTURE(k);
+    net.set_time(naive, pn, sequence[k].data());
+    naive.forward();
+    naive.backward(ln);
+    std::vector<std::vector<double>> naive_grads;
+    for (auto* p : net.parameters()) naive_grads.emplace_back(p->grad.begin(), p->grad.end());
+    net.set_time(fast, pf, sequence[k].data());
+    fast.forward();
+    fast.backward(lf);
+    for (std::size_t i = 0; i < batch * 3; ++i)
+      REQUIRE(fast.value_of(pf.output)[i] == doctest::Approx(naive.value_of(pn.output)[i]).epsilon(1e-13));
+    const auto params = net.parameters();
+    for (std::size_t j = 0; j < params.size(); ++j)
+      for (std::size_t i = 0; i < params[j]->size(); ++i) {
+        INFO(params[j]->name, "[", i, "]");
+        REQUIRE(params[j]->grad[i] == doctest::Approx(naive_grads[j][i]).epsilon(1e-13).scale(1e-3));
+      }
+  }
+}
+
 TEST_CASE("set_time rejects pseudo-times outside [0, max_time]") {
   context<cpu> ctx;
   philox gen(5);

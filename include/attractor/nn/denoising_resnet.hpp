@@ -60,6 +60,7 @@ public:
     std::vector<std::int32_t> offsets_host;
     autograd::index_value order_index;    // order_host's bits, on the backend
     autograd::index_value offsets_index;  // offsets_host, on the backend
+    bool uniform = false;  // per_tau: the last set_time had one pseudo-time, so the device holds its (fixed) plan
   };
 
   /// The handles of one built forward pass.
@@ -152,6 +153,17 @@ public:
       transfer<cpu, Backend>::run(g.ctx(), tau, g.index_of(t.tau_index).data(), t.batch);
       return;
     }
+    // One pseudo-time for the whole batch (every sampler step) after another such batch: the slots (all 0), the
+    // plan's order (the identity) and its offsets ({0, batch}) on the device are already right; only the time
+    // itself is uploaded, one integer instead of three batch-sized arrays.
+    const bool uniform = std::all_of(tau, tau + t.batch, [first = tau[0]](std::int32_t v) { return v == first; });
+    if (uniform && t.uniform) {
+      t.distinct = 1;
+      t.distinct_host[0] = tau[0];
+      transfer<cpu, Backend>::run(g.ctx(), t.distinct_host.data(), g.index_of(t.distinct_index).data(), 1);
+      return;
+    }
+    t.uniform = false;  // until the whole plan below is on the device
     // Distinct pseudo-times in increasing order, and each sample's position among them: a counting pass over the
     // at most max_time + 1 values, on the host, where the batch's times are drawn.
     std::vector<std::int32_t>& position = position_;
@@ -170,6 +182,7 @@ public:
     transfer<cpu, Backend>::run(g.ctx(), reinterpret_cast<const std::int32_t*>(t.order_host.data()),
                                 g.index_of(t.order_index).data(), t.batch);
     transfer<cpu, Backend>::run(g.ctx(), t.offsets_host.data(), g.index_of(t.offsets_index).data(), t.distinct + 1);
+    t.uniform = uniform;
   }
 
 private:
