@@ -84,6 +84,11 @@ namespace attractor_test {
 /// The losses of `steps` training steps of denoising_resnet<float> on the GPU (training_fixture.hpp).
 void cuda_training_losses(bool per_tau, std::size_t batch, int steps, float* losses);
 
+/// sampled_states and diffusion_members of sampling_fixture.hpp on the GPU: out holds 2 samples x 3 floats, or
+/// experiments x 3 x members doubles.
+void cuda_sampled_states(std::size_t samples, float* out);
+void cuda_diffusion_members(std::size_t experiments, std::size_t members, double* out);
+
 }  // namespace attractor_test
 
 // --- metrics (tests/cuda/metrics_harness.cu) --------------------------------------------------------------------
