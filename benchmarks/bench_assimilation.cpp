@@ -7,15 +7,22 @@
 // Benchmarks: BM_<method>/threads:T/real_time for ETKF x 12 (rho 1.07), ETKF x 3 (rho 1.34), EnOI full and
 // diagonal (50 members), 3D-Var, with T the context's thread count (all of OpenMP's threads, and 1). One iteration
 // is a run of 2000 cycles; the figure is cycles/s (16 experiments advance together, so one cycle is 16 analyses).
+// BM_ddm50/hidden:H: DDM x 50 (the diffusion sampler at the paper's step 13 of 100 DDPM steps, 50 members) with a
+// denoising_resnet<float> of width H (128: the flagship's default model; 256: the paper's) on all of OpenMP's
+// threads, 20 cycles per iteration; untrained weights, as the cost does not depend on them.
 // Target (issue 5): ETKF x 12 at >= 4430 cycles/s on 2 cores, 10x the PyTorch figure of 443 cycles/s, so that the
 // 55,000 cycles of a Table 5 row take under 15 s. benchmarks/compare_pytorch_assimilation.py runs the same ETKF x 12
-// cycle in PyTorch beside this program; results are in docs/benchmarks.md.
+// cycle in PyTorch beside this program, benchmarks/compare_pytorch_ddm.py the DDM x 50 cycle; results are in
+// docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 
 #include <cstddef>
 #include <string>
 
 #include "attractor/da.hpp"
+#include "attractor/da/diffusion_source.hpp"
+#include "attractor/diffusion/sampler.hpp"
+#include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/systems/lorenz63.hpp"
 
 namespace {
@@ -30,10 +37,10 @@ namespace systems = attractor::systems;
 constexpr std::size_t experiments = 16;
 constexpr std::size_t cycles_per_iteration = 2000;
 
-/// Runs `method` for cycles_per_iteration cycles per iteration from climatological states.
+/// Runs `method` for `cycles` cycles per iteration from climatological states, on `threads` threads.
 template <class Method>
-void run_cycles(benchmark::State& state, Method& method) {
-  context<cpu> ctx(static_cast<int>(state.range(0)));
+void run_cycles(benchmark::State& state, Method& method, int threads, std::size_t cycles = cycles_per_iteration) {
+  context<cpu> ctx(threads);
   const systems::lorenz63<double> model;
   const double dt = 0.01;
   philox setup(42);
@@ -46,7 +53,7 @@ void run_cycles(benchmark::State& state, Method& method) {
   da::twin_options o;
   o.obs_every = 10;
   o.burn_in = 0;
-  o.cycles = cycles_per_iteration;
+  o.cycles = cycles;
   o.scale.assign(systems::lorenz63_climatology::std.begin(), systems::lorenz63_climatology::std.end());
   o.progress_every = 1000;
   philox gen(1);
@@ -56,32 +63,45 @@ void run_cycles(benchmark::State& state, Method& method) {
     analysis = r.analysis().mean;
     benchmark::DoNotOptimize(analysis);
   }
-  state.counters["cycles/s"] =
-      benchmark::Counter(double(cycles_per_iteration), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["cycles/s"] = benchmark::Counter(double(cycles), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["analysis_nrmse"] = analysis;
 }
 
 void BM_etkf12(benchmark::State& state) {
   da::etkf<double> method(12, 1.07);
-  run_cycles(state, method);
+  run_cycles(state, method, static_cast<int>(state.range(0)));
 }
 void BM_etkf3(benchmark::State& state) {
   da::etkf<double> method(3, 1.34);
-  run_cycles(state, method);
+  run_cycles(state, method, static_cast<int>(state.range(0)));
 }
 void BM_enoi_full(benchmark::State& state) {
   da::enoi<double, da::static_b_source<double>> method(
       da::static_b_source<double>(da::lorenz63_paper_b0<double>(), 1.82), 50, "enoi-full");
-  run_cycles(state, method);
+  run_cycles(state, method, static_cast<int>(state.range(0)));
 }
 void BM_enoi_diag(benchmark::State& state) {
   da::enoi<double, da::static_b_source<double>> method(
       da::static_b_source<double>(da::lorenz63_paper_b0<double>().diagonal_part(), 2.22), 50, "enoi-diag");
-  run_cycles(state, method);
+  run_cycles(state, method, static_cast<int>(state.range(0)));
 }
 void BM_3dvar(benchmark::State& state) {
   da::var3d<double> method(da::lorenz63_paper_b0<double>(), 1.72);
-  run_cycles(state, method);
+  run_cycles(state, method, static_cast<int>(state.range(0)));
+}
+
+void BM_ddm50(benchmark::State& state) {
+  namespace diffusion = attractor::diffusion;
+  context<cpu> net_ctx;
+  philox init(0);
+  attractor::nn::denoising_resnet_options width;
+  width.hidden = static_cast<std::size_t>(state.range(0));
+  attractor::nn::denoising_resnet<float, cpu> net(net_ctx, init, width);
+  diffusion::sampler<float, cpu> sampler(net_ctx, net, diffusion::noise_schedule::cosine(),
+                                         diffusion::parameterisation::velocity);
+  da::enoi<double, da::diffusion_source<double, float, cpu>> method(
+      da::diffusion_source<double, float, cpu>(net_ctx, sampler, 13), 50, "ddm");
+  run_cycles(state, method, net_ctx.threads(), 20);
 }
 
 void thread_counts(benchmark::internal::Benchmark* b) {
@@ -99,5 +119,6 @@ BENCHMARK(BM_etkf3)->Apply(thread_counts);
 BENCHMARK(BM_enoi_full)->Apply(thread_counts);
 BENCHMARK(BM_enoi_diag)->Apply(thread_counts);
 BENCHMARK(BM_3dvar)->Apply(thread_counts);
+BENCHMARK(BM_ddm50)->ArgName("hidden")->Arg(128)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
