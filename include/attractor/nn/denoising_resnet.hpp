@@ -155,7 +155,7 @@ public:
     }
     // One pseudo-time for the whole batch (every sampler step) after another such batch: the slots (all 0), the
     // plan's order (the identity) and its offsets ({0, batch}) on the device are already right; only the time
-    // itself is uploaded, one integer instead of three batch-sized arrays.
+    // itself is uploaded: one integer instead of four arrays, two of them batch-sized.
     const bool uniform = std::all_of(tau, tau + t.batch, [first = tau[0]](std::int32_t v) { return v == first; });
     if (uniform && t.uniform) {
       t.distinct = 1;
