@@ -69,36 +69,63 @@ void fill_batch(graph<Scalar, cpu>& g, nn::denoising_resnet<Scalar, cpu>& net,
   net.set_time(g, p, tau.data());
 }
 
+/// One network built into a per-sample (naive) and a per-tau (fast) graph with an MSE loss each, fed the same batch
+/// by fill_batch, so that the two conditioning paths can be compared pass by pass.
+template <class Scalar>
+struct conditioning_paths {
+  using network = nn::denoising_resnet<Scalar, cpu>;
+  conditioning_paths(context<cpu>& ctx, network& net, std::size_t batch)
+      : net(&net),
+        naive(ctx),
+        fast(ctx),
+        pn(net.build(naive, batch, conditioning::per_sample)),
+        pf(net.build(fast, batch, conditioning::per_tau)),
+        tn(naive.input({batch, 3})),
+        tf(fast.input({batch, 3})),
+        ln(naive.mse(pn.output, tn)),
+        lf(fast.mse(pf.output, tf)) {
+    fill_batch(naive, net, pn, tn, batch);
+    fill_batch(fast, net, pf, tf, batch);
+  }
+
+  void set_time(const std::vector<std::int32_t>& tau) {
+    net->set_time(naive, pn, tau.data());
+    net->set_time(fast, pf, tau.data());
+  }
+
+  /// A forward and backward pass of each; the fast path's outputs and parameter gradients must match the naive
+  /// path's to relative `tol` (gradients: absolute 1e-3 tol near zero).
+  void require_agreement(double tol) {
+    naive.forward();
+    naive.backward(ln);
+    std::vector<std::vector<Scalar>> naive_grads;
+    for (auto* p : net->parameters()) naive_grads.emplace_back(p->grad.begin(), p->grad.end());
+    fast.forward();
+    fast.backward(lf);
+    for (std::size_t i = 0; i < naive.value_of(pn.output).size(); ++i)
+      REQUIRE(fast.value_of(pf.output)[i] == doctest::Approx(naive.value_of(pn.output)[i]).epsilon(tol));
+    const auto params = net->parameters();
+    for (std::size_t k = 0; k < params.size(); ++k)
+      for (std::size_t i = 0; i < params[k]->size(); ++i) {
+        INFO(params[k]->name, "[", i, "]");
+        REQUIRE(params[k]->grad[i] == doctest::Approx(naive_grads[k][i]).epsilon(tol).scale(1e-3));
+      }
+  }
+
+  network* net;
+  graph<Scalar, cpu> naive, fast;
+  typename network::pass pn, pf;
+  value tn, tf, ln, lf;
+};
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("per-tau conditioning matches the per-sample computation to rounding", Scalar, float, double) {
   context<cpu> ctx;
   philox gen(3);
-  small_case c;
-  nn::denoising_resnet<Scalar, cpu> net(ctx, gen, c.options);
-  const std::size_t batch = 33;
-  graph<Scalar, cpu> naive(ctx), fast(ctx);
-  const auto pn = net.build(naive, batch, conditioning::per_sample);
-  const auto pf = net.build(fast, batch, conditioning::per_tau);
-  const value tn = naive.input({batch, 3}), tf = fast.input({batch, 3});
-  const value ln = naive.mse(pn.output, tn), lf = fast.mse(pf.output, tf);
-  fill_batch(naive, net, pn, tn, batch);
-  fill_batch(fast, net, pf, tf, batch);
-  const double tol = std::is_same_v<Scalar, float> ? 2e-6 : 1e-13;
-  naive.forward();
-  naive.backward(ln);
-  std::vector<std::vector<Scalar>> naive_grads;
-  for (auto* p : net.parameters()) naive_grads.emplace_back(p->grad.begin(), p->grad.end());
-  fast.forward();
-  fast.backward(lf);
-  for (std::size_t i = 0; i < naive.value_of(pn.output).size(); ++i)
-    REQUIRE(fast.value_of(pf.output)[i] == doctest::Approx(naive.value_of(pn.output)[i]).epsilon(tol));
-  const auto params = net.parameters();
-  for (std::size_t k = 0; k < params.size(); ++k)
-    for (std::size_t i = 0; i < params[k]->size(); ++i) {
-      INFO(params[k]->name, "[", i, "]");
-      REQUIRE(params[k]->grad[i] == doctest::Approx(naive_grads[k][i]).epsilon(tol).scale(1e-3));
-    }
+  nn::denoising_resnet<Scalar, cpu> net(ctx, gen, small_case{}.options);
+  conditioning_paths<Scalar> paths(ctx, net, 33);
+  paths.require_agreement(std::is_same_v<Scalar, float> ? 2e-6 : 1e-13);
 }
 
 TEST_CASE("the whole network's gradients match central differences, in both conditioning modes") {
@@ -134,18 +161,7 @@ TEST_CASE("per-tau conditioning stays right through set_time's one-pseudo-time f
   philox gen(6);
   nn::denoising_resnet<double, cpu> net(ctx, gen, small_case{}.options);
   const std::size_t batch = 17;
-  graph<double, cpu> naive(ctx), fast(ctx);
-  const auto pn = net.build(naive, batch, conditioning::per_sample);
-  const auto pf = net.build(fast, batch, conditioning::per_tau);
-  const value tn = naive.input({batch, 3}), tf = fast.input({batch, 3});
-  const value ln = naive.mse(pn.output, tn), lf = fast.mse(pf.output, tf);
-  const auto z = attractor_test::random_vector<double>(batch * 3, 8);
-  const auto target = attractor_test::random_vector<double>(batch * 3, 9);
-  for (graph<double, cpu>* g : {&naive, &fast}) {
-    const bool is_naive = g == &naive;
-    std::copy(z.begin(), z.end(), g->value_of(is_naive ? pn.input : pf.input).begin());
-    std::copy(target.begin(), target.end(), g->value_of(is_naive ? tn : tf).begin());
-  }
+  conditioning_paths<double> paths(ctx, net, batch);
   std::vector<std::int32_t> mixed(batch);
   for (std::size_t i = 0; i < batch; ++i) mixed[i] = static_cast<std::int32_t>((i * 5) % 7 + 2);
   const std::vector<std::vector<std::int32_t>> sequence = {
@@ -153,22 +169,8 @@ TEST_CASE("per-tau conditioning stays right through set_time's one-pseudo-time f
       std::vector<std::int32_t>(batch, 0), std::vector<std::int32_t>(batch, 11), std::vector<std::int32_t>(batch, 11)};
   for (std::size_t k = 0; k < sequence.size(); ++k) {
     CAPTURE(k);
-    net.set_time(naive, pn, sequence[k].data());
-    naive.forward();
-    naive.backward(ln);
-    std::vector<std::vector<double>> naive_grads;
-    for (auto* p : net.parameters()) naive_grads.emplace_back(p->grad.begin(), p->grad.end());
-    net.set_time(fast, pf, sequence[k].data());
-    fast.forward();
-    fast.backward(lf);
-    for (std::size_t i = 0; i < batch * 3; ++i)
-      REQUIRE(fast.value_of(pf.output)[i] == doctest::Approx(naive.value_of(pn.output)[i]).epsilon(1e-13));
-    const auto params = net.parameters();
-    for (std::size_t j = 0; j < params.size(); ++j)
-      for (std::size_t i = 0; i < params[j]->size(); ++i) {
-        INFO(params[j]->name, "[", i, "]");
-        REQUIRE(params[j]->grad[i] == doctest::Approx(naive_grads[j][i]).epsilon(1e-13).scale(1e-3));
-      }
+    paths.set_time(sequence[k]);
+    paths.require_agreement(1e-13);
   }
 }
 
