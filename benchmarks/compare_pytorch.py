@@ -122,6 +122,16 @@ def run_benchmark_json(binary, extra_args, reps, min_time):
     return [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
 
 
+def benchmark_medians(binary, name, counter, reps, min_time):
+    """Runs the benchmarks `name/<arg>:<N>...` of a Google Benchmark program `reps` times; returns
+    {N: (median of `counter`, its values over the repetitions)}."""
+    values = {}
+    for b in run_benchmark_json(binary, [f"--benchmark_filter={name}/"], reps, min_time):
+        m = re.match(rf"{name}/\w+:(\d+)", b["name"])
+        values.setdefault(int(m[1]), []).append(b[counter])
+    return {key: (statistics.median(v), v) for key, v in values.items()}
+
+
 def run_ours(binary, reps, min_time):
     """Median samples/s of each bench_training benchmark over `reps` repetitions: {(batch, mode, threads): rate}."""
     rates = {}

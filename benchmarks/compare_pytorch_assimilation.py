@@ -18,7 +18,6 @@ bench_assimilation (BM_etkf12) with --benchmark_format=json and prints cycles/s 
 import argparse
 import math
 import os
-import re
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ except ImportError:
     sys.exit(0)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import run_benchmark_json  # noqa: E402
+from compare_pytorch import benchmark_medians  # noqa: E402
 
 EXPERIMENTS = 16
 MEMBERS = 12
@@ -116,14 +115,6 @@ def time_pytorch(dtype, threads, warmup, blocks, cycles):
     return statistics.median(rates), rates, float(nrmse[0]), float(nrmse[-1])
 
 
-def run_ours(binary, reps, min_time):
-    rates = {}
-    for b in run_benchmark_json(binary, ["--benchmark_filter=BM_etkf12/"], reps, min_time):
-        m = re.match(r"BM_etkf12/threads:(\d+)", b["name"])
-        rates.setdefault(int(m[1]), []).append(b["cycles/s"])
-    return {threads: (statistics.median(v), v) for threads, v in rates.items()}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("binary", nargs="?", default="build/release/benchmarks/bench_assimilation")
@@ -151,7 +142,7 @@ def main():
     # The peer is PyTorch at its best thread count, per dtype.
     best = {dtype: max(rate for (d, _), rate in theirs.items() if d == dtype) for dtype in (torch.float64, torch.float32)}
 
-    ours = run_ours(args.binary, args.reps, args.min_time)
+    ours = benchmark_medians(args.binary, "BM_etkf12", "cycles/s", args.reps, args.min_time)
     print()
     print(f"{'threads':>7} {'attractor cycles/s':>19} {'PyTorch f64':>12} {'ratio':>7} {'PyTorch f32':>12} {'ratio':>7}")
     f64, f32 = best[torch.float64], best[torch.float32]

@@ -19,7 +19,6 @@ bench_assimilation (BM_ddm50) and prints cycles/s for both and the ratio. If a C
 import argparse
 import math
 import os
-import re
 import statistics
 import sys
 import time
@@ -31,7 +30,7 @@ except ImportError:
     sys.exit(0)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import DenoisingResNet, loaded_blas, run_benchmark_json  # noqa: E402
+from compare_pytorch import DenoisingResNet, benchmark_medians, loaded_blas  # noqa: E402
 from compare_pytorch_assimilation import DT, EXPERIMENTS, OBS_EVERY, SIGMA_O, rk4  # noqa: E402
 from compare_pytorch_sampling import cosine_alpha_bar  # noqa: E402
 
@@ -108,14 +107,6 @@ def time_pytorch(hidden, device, warmup, blocks, cycles):
     return statistics.median(rates), rates, float(nrmse[0]), float(nrmse[-1])
 
 
-def run_ours(binary, reps, min_time):
-    rates = {}
-    for b in run_benchmark_json(binary, ["--benchmark_filter=BM_ddm50/"], reps, min_time):
-        m = re.match(r"BM_ddm50/hidden:(\d+)", b["name"])
-        rates.setdefault(int(m[1]), []).append(b["cycles/s"])
-    return {hidden: (statistics.median(v), v) for hidden, v in rates.items()}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("binary", nargs="?", default="build/release/benchmarks/bench_assimilation")
@@ -143,7 +134,7 @@ def main():
                   ", ".join(f"{r:.2f}" for r in rates) +
                   f"; median {rate:.2f} (untrained model; nRMSE analysis {an:.3f}, background {bg:.3f})", flush=True)
     torch.set_num_threads(args.threads)
-    ours = run_ours(args.binary, args.reps, args.min_time)
+    ours = benchmark_medians(args.binary, "BM_ddm50", "cycles/s", args.reps, args.min_time)
 
     print()
     print(f"{'hidden':>6} {'attractor cycles/s':>19} {'PyTorch cycles/s':>17} {'ratio':>7}")
