@@ -193,3 +193,23 @@ TEST_CASE("parameters are leaves whose gradients backward() overwrites, and stea
   CHECK(allocation_counter<cpu>::count == before);
   CHECK(b.grad[0] == doctest::Approx(first));  // overwritten, not accumulated
 }
+
+TEST_CASE("check_gradients reports a NaN or infinite gradient as an infinite error") {
+  for (const double bad : {std::nan(""), HUGE_VAL}) {
+    CAPTURE(bad);
+    context<cpu> ctx;
+    cpu_graph g(ctx);
+    const value x = g.input({2, 2}, true);
+    set_random(g, x, 41);
+    value y;
+    y = g.custom(
+        {2, 2}, {x}, [&] { std::copy(g.data(x), g.data(x) + 4, g.data(y)); },
+        [&] {
+          for (std::size_t i = 0; i < 4; ++i) g.grad_data(x)[i] += g.grad_data(y)[i];
+          g.grad_data(x)[3] = bad;  // a backward pass that goes wrong at one element
+        });
+    const auto check = autograd::check_gradients(g, g.sum(y), {x});
+    CHECK(check.max_rel_error() == HUGE_VAL);
+    CHECK(check.values[0].worst_index == 3);
+  }
+}

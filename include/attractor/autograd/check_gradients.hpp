@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,12 @@ gradient_check check_gradients(graph<double, Backend>& g, value loss, const std:
       const double down = loss_now();
       detail::write_element(ctx, x + i, original);
       const double numeric = (up - down) / (2 * step);
-      const double abs_error = std::abs(analytic[k][i] - numeric);
-      const double rel_error = abs_error / std::max(std::abs(analytic[k][i]) + std::abs(numeric), denominator_floor);
+      // A NaN or infinite gradient (either way) is an infinite error: NaN would fail every comparison below.
+      const bool finite = std::isfinite(analytic[k][i]) && std::isfinite(numeric);
+      constexpr double infinite = std::numeric_limits<double>::infinity();
+      const double abs_error = finite ? std::abs(analytic[k][i] - numeric) : infinite;
+      const double rel_error =
+          finite ? abs_error / std::max(std::abs(analytic[k][i]) + std::abs(numeric), denominator_floor) : infinite;
       err.max_abs_error = std::max(err.max_abs_error, abs_error);
       if (rel_error > err.max_rel_error) {
         err.max_rel_error = rel_error;
