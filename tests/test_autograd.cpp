@@ -194,6 +194,69 @@ TEST_CASE("parameters are leaves whose gradients backward() overwrites, and stea
   CHECK(b.grad[0] == doctest::Approx(first));  // overwritten, not accumulated
 }
 
+TEST_CASE("gradients are overwritten by their first contribution: reuse, aliased operands, unused results, poison") {
+  // backward() does not zero gradients first, so every first contribution must overwrite and every later one add.
+  // Gradient memory is filled with NaN before each pass: a first contribution that added would carry it through.
+  context<cpu> ctx;
+  cpu_graph g(ctx);
+  autograd::parameter<double, cpu> w("w", {2, 4}), bias("bias", {2});
+  const auto w_values = attractor_test::random_vector<double>(8, 21);
+  std::copy(w_values.begin(), w_values.end(), w.value.begin());
+  attractor::fill(ctx, bias.value, 0.25);
+  const value x = g.input({4, 3}, true), v = g.input({3}, true), unused_input = g.input({4, 3}, true);
+  set_random(g, x, 31);
+  set_random(g, v, 32);
+  set_random(g, unused_input, 33);
+  const value a = g.tanh(x);
+  const value squared = g.mul(a, a);              // one tensor as both operands
+  const value c = g.add(g.add(squared, x), v);    // x used again, v broadcast per feature
+  const value d = g.modulate(c, a, a);            // scale and shift are one tensor, a used a fourth time
+  auto [first, rest] = g.split(g.mul(d, v), 1);   // v used again; `first` reaches nothing
+  const value e = g.concat(rest, g.layer_norm(rest));
+  const value y1 = g.linear(e, g.parameter(w), g.parameter(bias));
+  const value y2 = g.linear(g.silu(e), g.parameter(w), g.parameter(bias));  // the same parameters, second leaves
+  const auto idx = g.index_input(5);
+  const std::int32_t rows[] = {3, 1, 3, 0, 3};
+  std::copy(std::begin(rows), std::end(rows), g.index_of(idx).begin());
+  const value gathered = g.gather_rows(x, idx);  // x's gradient gets a segment sum added too
+  // A custom operation that adds into its operand's gradient (gradient_writes::add): 2 * x, elementwise.
+  value doubled;
+  doubled = g.custom(
+      {4, 3}, {x},
+      [&] {
+        for (std::size_t i = 0; i < 12; ++i) g.data(doubled)[i] = 2 * g.data(x)[i];
+      },
+      [&] {
+        for (std::size_t i = 0; i < 12; ++i) g.grad_data(x)[i] += 2 * g.grad_data(doubled)[i];
+      });
+  const value dead_end = g.relu(unused_input);  // computed, but the loss does not depend on it
+  const value loss = g.add(g.add(g.mse(y1, y2), g.mean(g.tanh(gathered))), g.sum(g.mul(doubled, doubled)));
+
+  const std::vector<value> every = {x, v, unused_input, a, squared, c, d, first, rest, e, y1, y2, gathered, doubled,
+                                    dead_end};
+  auto poison = [&] {
+    for (value u : every) attractor::fill(ctx, g.grad_of(u), std::nan(""));
+    attractor::fill(ctx, w.grad, std::nan(""));
+    attractor::fill(ctx, bias.grad, std::nan(""));
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    CAPTURE(pass);
+    poison();
+    // A step of 1e-7: the layer norm over two columns curves sharply, and 1e-6 leaves a truncation error of 4e-7.
+    const auto check = autograd::check_gradients(g, loss, {x, v}, 1e-7);
+    MESSAGE("reused and aliased operands: max relative error ", check.max_rel_error());
+    CHECK(check.max_rel_error() < 1e-6);
+    // The shared parameters' gradient sums over both leaves: central differences of w perturb both at once.
+    poison();
+    const value w_leaf = g.parameter(w);
+    const auto shared = autograd::check_gradients(g, loss, {w_leaf}, 1e-7);
+    CHECK(shared.max_rel_error() < 1e-6);
+    // What the loss does not depend on gets a zero gradient, not what the memory held.
+    for (value u : {unused_input, dead_end, first})
+      for (double gv : g.grad_of(u)) CHECK(gv == 0.0);
+  }
+}
+
 TEST_CASE("check_gradients reports a NaN or infinite gradient as an infinite error") {
   for (const double bad : {std::nan(""), HUGE_VAL}) {
     CAPTURE(bad);

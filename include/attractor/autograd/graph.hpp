@@ -5,8 +5,14 @@
 //
 // Shapes are checked when the graph is built. Every operation is written once, for every backend, on the
 // primitives of the backend layer and the functors of autograd/kernels.hpp.
+//
+// Gradients are not zero-filled before a backward pass: the first contribution to a gradient overwrites it (GEMM
+// beta 0, "=" kernels) and later ones add, as graph::accumulate_into says. An operation none of whose results got
+// a gradient is skipped, and gradients nothing wrote are zeroed at the end. On a GPU the zero-fills would be a
+// memory pass over every gradient of every step.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -36,6 +42,12 @@ struct value {
 /// A handle to an int32 index input (for gather_rows).
 struct index_value {
   std::size_t id = std::numeric_limits<std::size_t>::max();
+};
+
+/// How the backward pass of a custom operation writes its operands' gradients.
+enum class gradient_writes {
+  add,          ///< always adds (+=); the graph zeroes an operand's gradient first where nothing has written it yet
+  overwrite_first,  ///< asks graph::accumulate_into(operand) before each write, and overwrites where it says false
 };
 
 template <floating_scalar Scalar, class Backend>
@@ -73,6 +85,10 @@ public:
     n.needs_grad = true;
     n.is_parameter = true;
     n.name = p.name;
+    // A parameter used by several leaves (a network built twice on one graph) has one gradient: its leaves share
+    // one written flag, so the second leaf's contributions add to the first's.
+    for (const node& other : nodes_)
+      if (other.is_parameter && other.grad.data() == n.grad.data() && n.grad.size() > 0) n.grad_slot = other.grad_slot;
     return add_node(std::move(n));
   }
 
@@ -107,14 +123,14 @@ public:
         [=, this] {
           const Scalar* dy = grad_data(y);
           if (needs_grad(x))
-            gemm(ctx(), transpose::no, transpose::no, batch, in, out, Scalar(1), dy, out, data(weight), in, Scalar(1),
+            gemm(ctx(), transpose::no, transpose::no, batch, in, out, Scalar(1), dy, out, data(weight), in, gemm_beta(x),
                  grad_data(x), in);
           if (needs_grad(weight))
-            gemm(ctx(), transpose::yes, transpose::no, out, in, batch, Scalar(1), dy, out, data(x), in, Scalar(1),
+            gemm(ctx(), transpose::yes, transpose::no, out, in, batch, Scalar(1), dy, out, data(x), in, gemm_beta(weight),
                  grad_data(weight), in);
           if (has_bias && needs_grad(bias))
-            gemm(ctx(), transpose::no, transpose::no, 1, out, batch, Scalar(1), ones->data(), batch, dy, out, Scalar(1),
-                 grad_data(bias), out);
+            gemm(ctx(), transpose::no, transpose::no, 1, out, batch, Scalar(1), ones->data(), batch, dy, out,
+                 gemm_beta(bias), grad_data(bias), out);
         });
     return y;
   }
@@ -157,7 +173,8 @@ public:
           reduce_rows(ctx(), reduction::sum, product->data(), rows, cols, row_b->data());
           for_each_index(ctx(), n,
                          kernels::layer_norm_backward<Scalar>{grad_data(x), grad_data(y), data(y), rstd->data(),
-                                                              row_a->data(), row_b->data(), cols});
+                                                              row_a->data(), row_b->data(), cols,
+                                                              accumulate_into(x)});
         });
     return y;
   }
@@ -175,23 +192,42 @@ public:
           for_each_index(ctx(), n, kernels::modulate_forward<Scalar>{data(y), data(x), data(scale), data(shift)});
         },
         [=, this] {
+          // Flags taken in the order the kernel writes (x, scale, shift), so operands that are one tensor add up.
+          const bool gx = needs_grad(x), gs = needs_grad(scale), gt = needs_grad(shift);
+          const bool ax = gx && accumulate_into(x), as = gs && accumulate_into(scale), at = gt && accumulate_into(shift);
           for_each_index(ctx(), n,
-                         kernels::modulate_backward<Scalar>{
-                             needs_grad(x) ? grad_data(x) : nullptr, needs_grad(scale) ? grad_data(scale) : nullptr,
-                             needs_grad(shift) ? grad_data(shift) : nullptr, grad_data(y), data(x), data(scale)});
+                         kernels::modulate_backward<Scalar>{gx ? grad_data(x) : nullptr, gs ? grad_data(scale) : nullptr,
+                                                            gt ? grad_data(shift) : nullptr, grad_data(y), data(x),
+                                                            data(scale), ax, as, at});
         });
     return y;
   }
 
   /// An operation defined by the caller, for modules whose work the built-in operations do not express (or not
   /// fast enough). The result has shape `s` and needs a gradient when an operand does. `forward` must write the
-  /// result (data()); `backward` must add into the gradients (grad_data()) of the operands that need_grad().
+  /// result (data()); `backward` must contribute to the gradients (grad_data()) of the operands that need_grad(),
+  /// each whole: by adding (gradient_writes::add), or as accumulate_into says (gradient_writes::overwrite_first).
   value custom(const shape& s, std::initializer_list<value> operands, std::function<void()> forward,
-               std::function<void()> backward) {
+               std::function<void()> backward, gradient_writes writes = gradient_writes::add) {
     const value y = make_result(s, operands);
     add_op(std::move(forward), std::move(backward));
+    if (writes == gradient_writes::add)
+      for (value v : operands)
+        if (v.id != value{}.id && needs_grad(v)) ops_.back().zero_first.push_back(v.id);
     return y;
   }
+
+  /// For backward passes (custom operations' included): whether the next contribution to v's gradient must add to
+  /// one already written in this pass (true), or is the first and overwrites it (false). Marks v's gradient written,
+  /// so call it once per contribution, just before making it.
+  bool accumulate_into(value v) {
+    const std::size_t slot = node_of(v).grad_slot;
+    const bool written = written_[slot] != 0;
+    written_[slot] = 1;
+    return written;
+  }
+  /// accumulate_into(v) as the beta of a GEMM that contributes to v's gradient: 0 (overwrite) or 1 (add).
+  Scalar gemm_beta(value v) { return accumulate_into(v) ? Scalar(1) : Scalar(0); }
 
   /// Raw pointers to a value and its gradient, for custom operations.
   [[nodiscard]] Scalar* data(value v) const { return node_of(v).value.data(); }
@@ -206,12 +242,12 @@ public:
     const value y = make_result({rows, cols}, {a, b});
     add_op(
         [=, this] {
-          copy_block<false>(data(y), cols, 0, data(a), ca, 0, rows, ca);
-          copy_block<false>(data(y), cols, ca, data(b), cb, 0, rows, cb);
+          copy_block(false, data(y), cols, 0, data(a), ca, 0, rows, ca);
+          copy_block(false, data(y), cols, ca, data(b), cb, 0, rows, cb);
         },
         [=, this] {
-          if (needs_grad(a)) copy_block<true>(grad_data(a), ca, 0, grad_data(y), cols, 0, rows, ca);
-          if (needs_grad(b)) copy_block<true>(grad_data(b), cb, 0, grad_data(y), cols, ca, rows, cb);
+          if (needs_grad(a)) copy_block(accumulate_into(a), grad_data(a), ca, 0, grad_data(y), cols, 0, rows, ca);
+          if (needs_grad(b)) copy_block(accumulate_into(b), grad_data(b), cb, 0, grad_data(y), cols, ca, rows, cb);
         });
     return y;
   }
@@ -226,13 +262,14 @@ public:
     const value b = make_result({rows, rest}, {x});
     add_op(
         [=, this] {
-          copy_block<false>(data(a), first, 0, data(x), cols, 0, rows, first);
-          copy_block<false>(data(b), rest, 0, data(x), cols, first, rows, rest);
+          copy_block(false, data(a), first, 0, data(x), cols, 0, rows, first);
+          copy_block(false, data(b), rest, 0, data(x), cols, first, rows, rest);
         },
         [=, this] {
           if (!needs_grad(x)) return;
-          copy_block<true>(grad_data(x), cols, 0, grad_data(a), first, 0, rows, first);
-          copy_block<true>(grad_data(x), cols, first, grad_data(b), rest, 0, rows, rest);
+          const bool accumulate = accumulate_into(x);  // the two blocks write disjoint columns: one contribution
+          copy_block(accumulate, grad_data(x), cols, 0, grad_data(a), first, 0, rows, first);
+          copy_block(accumulate, grad_data(x), cols, first, grad_data(b), rest, 0, rows, rest);
         });
     return {a, b};
   }
@@ -263,13 +300,13 @@ public:
         },
         [=, this] {
           if (needs_grad(pred))
-            for_each_index(
-                ctx(), n,
-                kernels::scaled_by_upstream<Scalar>{grad_data(pred), diff->data(), grad_data(loss), 2 * inv_n});
+            for_each_index(ctx(), n,
+                           kernels::scaled_by_upstream<Scalar>{grad_data(pred), diff->data(), grad_data(loss),
+                                                               2 * inv_n, accumulate_into(pred)});
           if (needs_grad(target))
-            for_each_index(
-                ctx(), n,
-                kernels::scaled_by_upstream<Scalar>{grad_data(target), diff->data(), grad_data(loss), -2 * inv_n});
+            for_each_index(ctx(), n,
+                           kernels::scaled_by_upstream<Scalar>{grad_data(target), diff->data(), grad_data(loss),
+                                                               -2 * inv_n, accumulate_into(target)});
         });
     return loss;
   }
@@ -291,6 +328,12 @@ public:
         },
         [=, this] {
           if (!needs_grad(x)) return;
+          // segment_sum writes every row of its output (zero where no index points), so a first contribution goes
+          // straight into the gradient.
+          if (!accumulate_into(x)) {
+            segment_sum(ctx(), indices_[index.id].data(), grad_data(y), n, cols, rows, grad_data(x));
+            return;
+          }
           segment_sum(ctx(), indices_[index.id].data(), grad_data(y), n, cols, rows, gathered->data());
           for_each_index(ctx(), rows * cols, kernels::accumulate<Scalar>{grad_data(x), gathered->data()});
         });
@@ -304,17 +347,27 @@ public:
     for (auto& op : ops_) op.forward();
   }
 
-  /// Zeroes every gradient of the graph (parameters' included), seeds d loss = 1 and runs the operations backwards.
+  /// Seeds d loss = 1 and runs the operations backwards, overwriting every gradient of the graph (parameters'
+  /// included): gradients of values the loss does not depend on come out zero.
   void backward(value loss) {
     require(loss.id < nodes_.size() && shape_of(loss).size() == 1, "graph::backward", "a one-element loss",
             loss.id < nodes_.size() ? shape_of(loss).str() : std::string("an unknown value"));
     require(needs_grad(loss), "graph::backward", "a loss that depends on a parameter or a requires_grad input",
             "a constant");
-    for (auto& n : nodes_)
-      if (n.needs_grad) attractor::fill(ctx(), n.grad.size(), n.grad.data(), Scalar(0));
+    std::fill(written_.begin(), written_.end(), static_cast<unsigned char>(0));
     attractor::fill(ctx(), 1, grad_data(loss), Scalar(1));
-    for (auto it = ops_.rbegin(); it != ops_.rend(); ++it)
-      if (it->output_needs_grad) it->backward();
+    written_[node_of(loss).grad_slot] = 1;
+    for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
+      if (!it->output_needs_grad) continue;
+      bool any_written = false;
+      for (std::size_t out : it->outputs) any_written = any_written || written_[nodes_[out].grad_slot] != 0;
+      if (!any_written) continue;  // no result of it reaches the loss: its contributions are zero
+      for (std::size_t out : it->outputs) zero_unless_written(out);  // a result (of split) nothing used
+      for (std::size_t operand : it->zero_first) zero_unless_written(operand);
+      it->backward();
+    }
+    for (std::size_t id = 0; id < nodes_.size(); ++id)
+      if (nodes_[id].needs_grad) zero_unless_written(id);
   }
 
   [[nodiscard]] view_type value_of(value v) const { return node_of(v).value; }
@@ -336,10 +389,13 @@ private:
     bool needs_grad = false;
     bool is_parameter = false;
     std::string name;
+    std::size_t grad_slot = std::numeric_limits<std::size_t>::max();  // its gradient's written flag in written_
   };
   struct operation {
     std::function<void()> forward, backward;
     bool output_needs_grad = false;
+    std::vector<std::size_t> outputs;     // the nodes it computes
+    std::vector<std::size_t> zero_first;  // operands whose gradients it adds into (custom, gradient_writes::add)
   };
 
   const node& node_of(value v) const {
@@ -352,8 +408,19 @@ private:
       n.own_grad = tensor<Scalar, Backend>(n.value.shape());
       n.grad = n.own_grad.view();
     }
+    if (n.grad_slot == std::numeric_limits<std::size_t>::max()) {
+      n.grad_slot = written_.size();
+      written_.push_back(0);
+    }
     nodes_.push_back(std::move(n));
     return {nodes_.size() - 1};
+  }
+
+  void zero_unless_written(std::size_t id) {
+    node& n = nodes_[id];
+    if (!n.needs_grad || written_[n.grad_slot] != 0) return;
+    attractor::fill(ctx(), n.grad.size(), n.grad.data(), Scalar(0));
+    written_[n.grad_slot] = 1;
   }
 
   /// A new result node of shape s; it needs a gradient when any of its (valid) operands does.
@@ -365,18 +432,25 @@ private:
       if (v.id != value{}.id) n.needs_grad = n.needs_grad || node_of(v).needs_grad;
     n.name = "result";
     pending_needs_grad_ = n.needs_grad;
-    return add_node(std::move(n));
+    const value v = add_node(std::move(n));
+    pending_outputs_.push_back(v.id);
+    return v;
   }
 
   void add_op(std::function<void()> forward, std::function<void()> backward) {
-    ops_.push_back({std::move(forward), std::move(backward), pending_needs_grad_});
+    ops_.push_back({std::move(forward), std::move(backward), pending_needs_grad_, std::move(pending_outputs_), {}});
+    pending_outputs_.clear();
   }
 
-  template <bool Accumulate>
-  void copy_block(Scalar* dst, std::size_t dst_cols, std::size_t dst_col, const Scalar* src, std::size_t src_cols,
-                  std::size_t src_col, std::size_t rows, std::size_t width) {
-    for_each_index(ctx(), rows * width,
-                   kernels::copy_columns<Scalar, Accumulate>{dst, src, width, dst_cols, dst_col, src_cols, src_col});
+  void copy_block(bool accumulate, Scalar* dst, std::size_t dst_cols, std::size_t dst_col, const Scalar* src,
+                  std::size_t src_cols, std::size_t src_col, std::size_t rows, std::size_t width) {
+    if (accumulate) {
+      for_each_index(ctx(), rows * width,
+                     kernels::copy_columns<Scalar, true>{dst, src, width, dst_cols, dst_col, src_cols, src_col});
+    } else {
+      for_each_index(ctx(), rows * width,
+                     kernels::copy_columns<Scalar, false>{dst, src, width, dst_cols, dst_col, src_cols, src_col});
+    }
   }
 
   template <kernels::activation A>
@@ -390,7 +464,8 @@ private:
         [=, this] {
           if (needs_grad(x))
             for_each_index(ctx(), n,
-                           kernels::activation_backward<Scalar, A>{grad_data(x), grad_data(y), data(x), data(y)});
+                           kernels::activation_backward<Scalar, A>{grad_data(x), grad_data(y), data(x), data(y),
+                                                                   accumulate_into(x)});
         });
     return y;
   }
@@ -425,12 +500,13 @@ private:
         [=, this] {
           if (needs_grad(a))
             for_each_index(ctx(), n,
-                           kernels::binary_backward_a<Scalar, B, Multiply>{grad_data(a), grad_data(y), data(b), cols});
+                           kernels::binary_backward_a<Scalar, B, Multiply>{grad_data(a), grad_data(y), data(b), cols,
+                                                                           accumulate_into(a)});
           if (!needs_grad(b)) return;
           if constexpr (B == kernels::broadcast::none) {
-            for_each_index(
-                ctx(), b_size,
-                kernels::binary_backward_b<Scalar, B, Multiply>{grad_data(b), grad_data(y), data(a), rows, cols});
+            for_each_index(ctx(), b_size,
+                           kernels::binary_backward_b<Scalar, B, Multiply>{grad_data(b), grad_data(y), data(a),
+                                                                           accumulate_into(b)});
           } else {
             const Scalar* summand = grad_data(y);
             if (Multiply) {
@@ -440,10 +516,10 @@ private:
             }
             if constexpr (B == kernels::broadcast::per_feature) {  // db (1 x cols) += ones (1 x rows) . summand
               gemm(ctx(), transpose::no, transpose::no, 1, cols, rows, Scalar(1), ones->data(),
-                   std::max<std::size_t>(rows, 1), summand, cols, Scalar(1), grad_data(b), cols);
+                   std::max<std::size_t>(rows, 1), summand, cols, gemm_beta(b), grad_data(b), cols);
             } else {  // db (rows x 1) += summand (rows x cols) . ones (cols x 1)
               gemm(ctx(), transpose::no, transpose::no, rows, 1, cols, Scalar(1), summand, cols, ones->data(), 1,
-                   Scalar(1), grad_data(b), 1);
+                   gemm_beta(b), grad_data(b), 1);
             }
           }
         });
@@ -460,7 +536,8 @@ private:
         },
         [=, this] {
           if (needs_grad(x))
-            for_each_index(ctx(), n, kernels::broadcast_scalar<Scalar>{grad_data(x), grad_data(y), scale});
+            for_each_index(ctx(), n,
+                           kernels::broadcast_scalar<Scalar>{grad_data(x), grad_data(y), scale, accumulate_into(x)});
         });
     return y;
   }
@@ -470,6 +547,9 @@ private:
   std::vector<operation> ops_;
   std::vector<tensor<std::int32_t, Backend>> indices_;
   bool pending_needs_grad_ = false;
+  std::vector<std::size_t> pending_outputs_;  // results made since the last add_op: the next operation's
+  std::vector<unsigned char> written_;        // per gradient slot: written in the current backward pass
+
 };
 
 }  // namespace attractor::autograd

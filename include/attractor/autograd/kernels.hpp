@@ -15,6 +15,13 @@ using std::exp;
 using std::sqrt;
 using std::tanh;
 
+/// A contribution v to a gradient: the first one of a backward pass overwrites (so gradients need no zero-fill
+/// before the pass), later ones add. `accumulate` comes from graph::accumulate_into.
+template <class S>
+ATTRACTOR_HOST_DEVICE inline void contribute(S& gradient, S v, bool accumulate) {
+  gradient = accumulate ? gradient + v : v;
+}
+
 /// dst[i] += src[i]
 template <class S>
 struct accumulate {
@@ -58,19 +65,20 @@ struct binary_forward {
   }
 };
 
-/// da[i] += dy[i] (add) or dy[i] * b (multiply).
+/// da[i] (+)= dy[i] (add) or dy[i] * b (multiply).
 template <class S, broadcast B, bool Multiply>
 struct binary_backward_a {
   S* da;
   const S* dy;
   const S* b;
   std::size_t cols;
+  bool accumulate;
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    da[i] += Multiply ? dy[i] * b[broadcast_index<B>(i, cols)] : dy[i];
+    contribute(da[i], Multiply ? dy[i] * b[broadcast_index<B>(i, cols)] : dy[i], accumulate);
   }
 };
 
-/// db[i] += dy[i] (add) or dy[i] * a[i] (multiply): the gradient of an operand of a's own shape. (Broadcast
+/// db[i] (+)= dy[i] (add) or dy[i] * a[i] (multiply): the gradient of an operand of a's own shape. (Broadcast
 /// operands sum over rows or columns with a GEMM instead.)
 template <class S, broadcast B, bool Multiply>
 struct binary_backward_b {
@@ -78,8 +86,10 @@ struct binary_backward_b {
   S* db;
   const S* dy;
   const S* a;
-  std::size_t rows, cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t j) const { db[j] += Multiply ? dy[j] * a[j] : dy[j]; }
+  bool accumulate;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t j) const {
+    contribute(db[j], Multiply ? dy[j] * a[j] : dy[j], accumulate);
+  }
 };
 
 enum class activation { relu, silu, tanh };
@@ -106,14 +116,15 @@ struct activation_backward {
   const S* dy;
   const S* x;
   const S* y;
+  bool accumulate;
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
     if constexpr (A == activation::relu) {
-      dx[i] += x[i] > S(0) ? dy[i] : S(0);
+      contribute(dx[i], x[i] > S(0) ? dy[i] : S(0), accumulate);
     } else if constexpr (A == activation::silu) {
       const S s = S(1) / (S(1) + exp(-x[i]));
-      dx[i] += dy[i] * s * (S(1) + x[i] * (S(1) - s));
+      contribute(dx[i], dy[i] * s * (S(1) + x[i] * (S(1) - s)), accumulate);
     } else {
-      dx[i] += dy[i] * (S(1) - y[i] * y[i]);
+      contribute(dx[i], dy[i] * (S(1) - y[i] * y[i]), accumulate);
     }
   }
 };
@@ -128,7 +139,8 @@ struct modulate_forward {
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] = x[i] * (S(1) + scale[i]) + shift[i]; }
 };
 
-/// The three gradients of modulate, each accumulated where wanted (a null pointer skips it).
+/// The three gradients of modulate, each contributed where wanted (a null pointer skips it). One thread writes all
+/// three at i, in order, so operands that are one tensor still sum rightly.
 template <class S>
 struct modulate_backward {
   S* dx;
@@ -137,10 +149,11 @@ struct modulate_backward {
   const S* dy;
   const S* x;
   const S* scale;
+  bool accumulate_x, accumulate_scale, accumulate_shift;
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    if (dx) dx[i] += dy[i] * (S(1) + scale[i]);
-    if (dscale) dscale[i] += dy[i] * x[i];
-    if (dshift) dshift[i] += dy[i];
+    if (dx) contribute(dx[i], dy[i] * (S(1) + scale[i]), accumulate_x);
+    if (dscale) contribute(dscale[i], dy[i] * x[i], accumulate_scale);
+    if (dshift) contribute(dshift[i], dy[i], accumulate_shift);
   }
 };
 
@@ -175,7 +188,7 @@ struct scale_rows {
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] *= row_scale[i / cols]; }
 };
 
-/// dx += rstd * (dy - sum(dy) / cols - y * sum(dy * y) / cols), per row.
+/// dx (+)= rstd * (dy - sum(dy) / cols - y * sum(dy * y) / cols), per row.
 template <class S>
 struct layer_norm_backward {
   S* dx;
@@ -185,9 +198,10 @@ struct layer_norm_backward {
   const S* row_sum_dy;
   const S* row_sum_dy_y;
   std::size_t cols;
+  bool accumulate;
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
     const std::size_t r = i / cols;
-    dx[i] += rstd[r] * (dy[i] - row_sum_dy[r] / S(cols) - y[i] * row_sum_dy_y[r] / S(cols));
+    contribute(dx[i], rstd[r] * (dy[i] - row_sum_dy[r] / S(cols) - y[i] * row_sum_dy_y[r] / S(cols)), accumulate);
   }
 };
 
@@ -229,14 +243,15 @@ struct difference {
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { diff[i] = pred[i] - target[i]; }
 };
 
-/// dx[i] += scale * dloss[0] * v[i], where dloss lives on the backend (no host round trip).
+/// dx[i] (+)= scale * dloss[0] * v[i], where dloss lives on the backend (no host round trip).
 template <class S>
 struct scaled_by_upstream {
   S* dx;
   const S* v;
   const S* dloss;
   S scale;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { dx[i] += scale * dloss[0] * v[i]; }
+  bool accumulate;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { contribute(dx[i], scale * dloss[0] * v[i], accumulate); }
 };
 
 /// out[0] = scale * in[0] (on the backend).
@@ -248,13 +263,14 @@ struct scale_scalar {
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t) const { out[0] = scale * in[0]; }
 };
 
-/// dx[i] += scale * dy[0]: the gradient of a (scaled) sum.
+/// dx[i] (+)= scale * dy[0]: the gradient of a (scaled) sum.
 template <class S>
 struct broadcast_scalar {
   S* dx;
   const S* dy;
   S scale;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { dx[i] += scale * dy[0]; }
+  bool accumulate;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { contribute(dx[i], scale * dy[0], accumulate); }
 };
 
 }  // namespace attractor::autograd::kernels
