@@ -7,9 +7,10 @@
 // parameters. `features` is h after the last block (hidden features), the paper's feature extractor.
 //
 // Time conditioning. FiLM depends only on the integer pseudo-time, which takes at most max_time + 1 values, so
-// conditioning::per_tau computes it once per distinct tau of the batch, gathers it per sample, and in the backward
-// pass segment-sums the per-sample gradients by tau before the weight gradient. conditioning::per_sample computes it
-// for every sample, as the reference code does; it is kept for comparison.
+// conditioning::per_tau computes it once per distinct tau of the batch, modulates each sample with its tau's row
+// (never forming the per-sample FiLM output), and in the backward pass segment-sums the per-sample gradients by tau
+// before the weight gradient. conditioning::per_sample computes it for every sample, then splits and modulates, as
+// the reference code does; it is kept for comparison.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 
 #include "attractor/autograd/graph.hpp"
 #include "attractor/nn/embedding.hpp"
+#include "attractor/nn/film_kernels.hpp"
 #include "attractor/nn/init.hpp"
 #include "attractor/nn/linear.hpp"
 #include "attractor/random/philox.hpp"
@@ -203,49 +205,61 @@ private:
     }
 
     autograd::value build(graph_type& g, autograd::value h, autograd::value emb, time_state& time) {
-      const std::size_t hidden = gamma.value.size();
-      const autograd::value film_out =
-          time.mode == conditioning::per_sample ? film(g, emb) : film_per_tau(g, emb, time);
-      auto [scale, shift] = g.split(film_out, hidden);
-      const autograd::value modulated = g.modulate(g.layer_norm(h), scale, shift);
+      const autograd::value normalised = g.layer_norm(h);
+      autograd::value modulated;
+      if (time.mode == conditioning::per_sample) {
+        auto [scale, shift] = g.split(film(g, emb), gamma.value.size());
+        modulated = g.modulate(normalised, scale, shift);
+      } else {
+        modulated = film_modulate_per_tau(g, normalised, emb, time);
+      }
       const autograd::value branch = fc2(g, g.relu(fc1(g, modulated)));
       return g.add(h, g.mul(branch, g.parameter(gamma)));
     }
 
-    /// FiLM evaluated on the `distinct` embeddings, then gathered per sample; the backward pass segment-sums the
-    /// per-sample gradients by slot before the weight and bias gradients.
-    autograd::value film_per_tau(graph_type& g, autograd::value emb, time_state& time) {
+    /// x * (1 + scale) + shift with [scale, shift] = FiLM(emb) evaluated on the `distinct` embeddings only and read
+    /// per sample through its slot. The backward pass segment-sums the per-sample FiLM gradients by slot before
+    /// the weight and bias gradients.
+    autograd::value film_modulate_per_tau(graph_type& g, autograd::value x, autograd::value emb, time_state& time) {
       const std::size_t rows = g.shape_of(emb)[0], in = film.in_features(), out = film.out_features();
-      const std::size_t batch = time.batch;
+      const std::size_t hidden = out / 2, batch = time.batch;
       const autograd::value w = g.parameter(film.weight), b = g.parameter(film.bias);
       auto per_tau = std::make_shared<tensor<Scalar, Backend>>(shape{rows, out});
       auto per_tau_grad = std::make_shared<tensor<Scalar, Backend>>(shape{rows, out});
+      auto film_grad = std::make_shared<tensor<Scalar, Backend>>(shape{batch, out});
       auto ones = std::make_shared<tensor<Scalar, Backend>>(shape{1, rows});
       fill(g.ctx(), *ones, Scalar(1));
       auto result = std::make_shared<autograd::value>();
       const time_state* t = &time;
       *result = g.custom(
-          {batch, out}, {emb, w, b},
-          [&g, t, emb, w, b, per_tau, result, in, out, batch] {
+          {batch, hidden}, {x, emb, w, b},
+          [&g, t, x, emb, w, b, per_tau, result, in, out, hidden, batch] {
             const std::size_t u = t->distinct;
             gemm(g.ctx(), transpose::no, transpose::yes, u, out, in, Scalar(1), g.data(emb), in, g.data(w), in,
                  Scalar(0), per_tau->data(), out);
             for_each_index(g.ctx(), u * out,
                            autograd::kernels::add_row_vector<Scalar>{per_tau->data(), g.data(b), out});
-            for_each_index(g.ctx(), batch * out,
-                           autograd::kernels::gather_rows<Scalar>{g.data(*result), per_tau->data(),
-                                                                  g.index_of(t->slot_index).data(), out});
+            for_each_index(g.ctx(), batch * hidden,
+                           detail::modulate_by_slot<Scalar>{g.data(*result), g.data(x), per_tau->data(),
+                                                            g.index_of(t->slot_index).data(), hidden});
           },
-          [&g, t, emb, w, b, per_tau_grad, ones, result, in, out] {
+          [&g, t, x, emb, w, b, per_tau, per_tau_grad, film_grad, ones, result, in, out, hidden, batch] {
             const std::size_t u = t->distinct;
+            const bool grad_x = g.needs_grad(x), accumulate_x = grad_x && g.accumulate_into(x);
+            for_each_index(g.ctx(), batch * hidden,
+                           detail::modulate_by_slot_backward<Scalar>{
+                               grad_x ? g.grad_data(x) : nullptr, film_grad->data(), g.grad_data(*result), g.data(x),
+                               per_tau->data(), g.index_of(t->slot_index).data(), hidden, accumulate_x});
             // uint32 and int32 may alias: the plan's row order was uploaded as int32 bits.
             segment_sum_sorted(g.ctx(), reinterpret_cast<const std::uint32_t*>(g.index_of(t->order_index).data()),
-                               g.index_of(t->offsets_index).data(), g.grad_data(*result), out, u, per_tau_grad->data());
+                               g.index_of(t->offsets_index).data(), static_cast<const Scalar*>(film_grad->data()), out,
+                               u, per_tau_grad->data());
             gemm(g.ctx(), transpose::yes, transpose::no, out, in, u, Scalar(1), per_tau_grad->data(), out, g.data(emb),
-                 in, Scalar(1), g.grad_data(w), in);
+                 in, g.gemm_beta(w), g.grad_data(w), in);
             gemm(g.ctx(), transpose::no, transpose::no, 1, out, u, Scalar(1), ones->data(), u, per_tau_grad->data(),
-                 out, Scalar(1), g.grad_data(b), out);
-          });
+                 out, g.gemm_beta(b), g.grad_data(b), out);
+          },
+          autograd::gradient_writes::overwrite_first);
       return *result;
     }
 
