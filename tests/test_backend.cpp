@@ -314,3 +314,27 @@ TEST_CASE_TEMPLATE("segment_sum_sorted with a make_segment_plan plan equals segm
   CHECK_THROWS_WITH_AS(make_segment_plan(keys.data(), rows, segments, order.data(), offsets.data()),
                        doctest::Contains("make_segment_plan: expected keys in [0, 50)"), attractor::error);
 }
+
+TEST_CASE("for_each_row_col visits every (row, column) once, with the right row and column, on 1 and 2 threads") {
+  for (int threads : {1, 2}) {
+    context<cpu> ctx(threads);
+    // Empty, single, one long row, one long column, below and above the parallel grain.
+    for (auto [rows, cols] :
+         {std::pair<std::size_t, std::size_t>{0, 5}, {5, 0}, {1, 1}, {3, 7}, {1, 100003}, {100003, 1}, {2048, 256}}) {
+      CAPTURE(threads);
+      CAPTURE(rows);
+      CAPTURE(cols);
+      const std::size_t n = rows * cols;
+      std::vector<std::size_t> row_of(n, 0), col_of(n, 0);
+      std::vector<int> visits(n, 0);
+      for_each_row_col(ctx, rows, cols, [&](std::size_t r, std::size_t c) {
+        row_of[r * cols + c] = r;
+        col_of[r * cols + c] = c;
+        ++visits[r * cols + c];
+      });
+      std::size_t wrong = 0;
+      for (std::size_t i = 0; i < n; ++i) wrong += visits[i] != 1 || row_of[i] != i / cols || col_of[i] != i % cols;
+      CHECK(wrong == 0);
+    }
+  }
+}

@@ -117,3 +117,18 @@ TEST_CASE_TEMPLATE("cuda segment_sum matches cpu segment_sum and rejects bad key
   CHECK(cuda_segment_sum_rejects_bad_key(message, sizeof message));
   CHECK(std::string(message).find("keys in [0, 2)") != std::string::npos);
 }
+
+TEST_CASE("cuda for_each_row_col visits every (row, column) once, with the right row and column") {
+  for (auto [rows, cols] :
+       {std::pair<std::size_t, std::size_t>{1, 1}, {3, 7}, {1, 100003}, {100003, 1}, {16384, 256}}) {
+    CAPTURE(rows);
+    CAPTURE(cols);
+    const std::size_t n = rows * cols;
+    std::vector<std::uint32_t> row_of(n), col_of(n), visits(n);
+    cuda_row_col_visits(rows, cols, row_of.data(), col_of.data(), visits.data());
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      wrong += visits[i] != 1 || row_of[i] != i / cols || col_of[i] != i % cols ? 1 : 0;
+    CHECK(wrong == 0);
+  }
+}

@@ -112,6 +112,32 @@ bool cuda_segment_sum_rejects_bad_key(char* message, std::size_t capacity) {
   return false;
 }
 
+namespace {
+struct record_row_col {
+  std::uint32_t* row_of;
+  std::uint32_t* col_of;
+  std::uint32_t* visits;
+  std::size_t cols;
+  __device__ void operator()(std::size_t r, std::size_t c) const {
+    row_of[r * cols + c] = static_cast<std::uint32_t>(r);
+    col_of[r * cols + c] = static_cast<std::uint32_t>(c);
+    ++visits[r * cols + c];
+  }
+};
+}  // namespace
+
+void cuda_row_col_visits(std::size_t rows, std::size_t cols, std::uint32_t* row_of, std::uint32_t* col_of,
+                         std::uint32_t* visits) {
+  context<cuda> ctx;
+  const std::size_t n = rows * cols;
+  tensor<std::uint32_t, cuda> r({n}), c({n}), v({n});
+  fill(ctx, v, std::uint32_t(0));
+  for_each_row_col(ctx, rows, cols, record_row_col{r.data(), c.data(), v.data(), cols});
+  download(ctx, r, row_of);
+  download(ctx, c, col_of);
+  download(ctx, v, visits);
+}
+
 #define ATTRACTOR_TEST_INSTANTIATE(Scalar)                                                                            \
   template void cuda_gemm<Scalar>(bool, bool, std::size_t, std::size_t, std::size_t, Scalar, const Scalar*,           \
                                   const Scalar*, Scalar, Scalar*);                                                    \

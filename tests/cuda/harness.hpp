@@ -35,6 +35,10 @@ void cuda_segment_sum(const std::int32_t* keys, const Scalar* x, std::size_t row
 /// Runs `fn` and reports whether it threw attractor::error, copying the message into `message`.
 bool cuda_segment_sum_rejects_bad_key(char* message, std::size_t capacity);
 
+/// for_each_row_col over rows x cols on cuda, each (r, c) writing r and c at r * cols + c and counting its visits.
+void cuda_row_col_visits(std::size_t rows, std::size_t cols, std::uint32_t* row_of, std::uint32_t* col_of,
+                         std::uint32_t* visits);
+
 // --- random (tests/cuda/random_harness.cu) ---------------------------------------------------------------------
 // Each runs the generic fill on context<cuda> with the generator philox(seed, stream, offset) and copies the n values
 // to host_out. The CPU fill with the same arguments gives bit-identical uniforms on (0, 1) and the same words;
