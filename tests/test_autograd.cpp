@@ -208,10 +208,10 @@ TEST_CASE("gradients are overwritten by their first contribution: reuse, aliased
   set_random(g, v, 32);
   set_random(g, unused_input, 33);
   const value a = g.tanh(x);
-  const value squared = g.mul(a, a);              // one tensor as both operands
-  const value c = g.add(g.add(squared, x), v);    // x used again, v broadcast per feature
-  const value d = g.modulate(c, a, a);            // scale and shift are one tensor, a used a fourth time
-  auto [first, rest] = g.split(g.mul(d, v), 1);   // v used again; `first` reaches nothing
+  const value squared = g.mul(a, a);             // one tensor as both operands
+  const value c = g.add(g.add(squared, x), v);   // x used again, v broadcast per feature
+  const value d = g.modulate(c, a, a);           // scale and shift are one tensor, a used a fourth time
+  auto [first, rest] = g.split(g.mul(d, v), 1);  // v used again; `first` reaches nothing
   const value e = g.concat(rest, g.layer_norm(rest));
   const value y1 = g.linear(e, g.parameter(w), g.parameter(bias));
   const value y2 = g.linear(g.silu(e), g.parameter(w), g.parameter(bias));  // the same parameters, second leaves
@@ -232,8 +232,8 @@ TEST_CASE("gradients are overwritten by their first contribution: reuse, aliased
   const value dead_end = g.relu(unused_input);  // computed, but the loss does not depend on it
   const value loss = g.add(g.add(g.mse(y1, y2), g.mean(g.tanh(gathered))), g.sum(g.mul(doubled, doubled)));
 
-  const std::vector<value> every = {x, v, unused_input, a, squared, c, d, first, rest, e, y1, y2, gathered, doubled,
-                                    dead_end};
+  const std::vector<value> every = {x,    v, unused_input, a,  squared,  c,       d,       first,
+                                    rest, e, y1,           y2, gathered, doubled, dead_end};
   auto poison = [&] {
     for (value u : every) attractor::fill(ctx, g.grad_of(u), std::nan(""));
     attractor::fill(ctx, w.grad, std::nan(""));

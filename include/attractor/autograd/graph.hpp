@@ -46,7 +46,7 @@ struct index_value {
 
 /// How the backward pass of a custom operation writes its operands' gradients.
 enum class gradient_writes {
-  add,          ///< always adds (+=); the graph zeroes an operand's gradient first where nothing has written it yet
+  add,              ///< always adds (+=); the graph zeroes an operand's gradient first where nothing has written it yet
   overwrite_first,  ///< asks graph::accumulate_into(operand) before each write, and overwrites where it says false
 };
 
@@ -118,16 +118,16 @@ public:
         [=, this] {
           gemm(ctx(), transpose::no, transpose::yes, batch, out, in, Scalar(1), data(x), in, data(weight), in,
                Scalar(0), data(y), out);
-          if (has_bias) for_each_index(ctx(), batch * out, kernels::add_row_vector<Scalar>{data(y), data(bias), out});
+          if (has_bias) for_each_row_col(ctx(), batch, out, kernels::add_row_vector<Scalar>{data(y), data(bias), out});
         },
         [=, this] {
           const Scalar* dy = grad_data(y);
           if (needs_grad(x))
-            gemm(ctx(), transpose::no, transpose::no, batch, in, out, Scalar(1), dy, out, data(weight), in, gemm_beta(x),
-                 grad_data(x), in);
+            gemm(ctx(), transpose::no, transpose::no, batch, in, out, Scalar(1), dy, out, data(weight), in,
+                 gemm_beta(x), grad_data(x), in);
           if (needs_grad(weight))
-            gemm(ctx(), transpose::yes, transpose::no, out, in, batch, Scalar(1), dy, out, data(x), in, gemm_beta(weight),
-                 grad_data(weight), in);
+            gemm(ctx(), transpose::yes, transpose::no, out, in, batch, Scalar(1), dy, out, data(x), in,
+                 gemm_beta(weight), grad_data(weight), in);
           if (has_bias && needs_grad(bias))
             gemm(ctx(), transpose::no, transpose::no, 1, out, batch, Scalar(1), ones->data(), batch, dy, out,
                  gemm_beta(bias), grad_data(bias), out);
@@ -160,10 +160,10 @@ public:
     add_op(
         [=, this] {
           reduce_rows(ctx(), reduction::sum, data(x), rows, cols, row_a->data());
-          for_each_index(ctx(), n, kernels::centre_rows<Scalar>{data(y), data(x), row_a->data(), cols});
+          for_each_row_col(ctx(), rows, cols, kernels::centre_rows<Scalar>{data(y), data(x), row_a->data(), cols});
           reduce_rows(ctx(), reduction::sum_squares, data(y), rows, cols, row_b->data());
           for_each_index(ctx(), rows, kernels::rstd_from_sum_squares<Scalar>{rstd->data(), row_b->data(), cols, eps});
-          for_each_index(ctx(), n, kernels::scale_rows<Scalar>{data(y), rstd->data(), cols});
+          for_each_row_col(ctx(), rows, cols, kernels::scale_rows<Scalar>{data(y), rstd->data(), cols});
         },
         [=, this] {
           if (!needs_grad(x)) return;
@@ -171,10 +171,10 @@ public:
           map(ctx(), n, product->data(), ops::multiplies{}, static_cast<const Scalar*>(grad_data(y)),
               static_cast<const Scalar*>(data(y)));
           reduce_rows(ctx(), reduction::sum, product->data(), rows, cols, row_b->data());
-          for_each_index(ctx(), n,
-                         kernels::layer_norm_backward<Scalar>{grad_data(x), grad_data(y), data(y), rstd->data(),
-                                                              row_a->data(), row_b->data(), cols,
-                                                              accumulate_into(x)});
+          for_each_row_col(
+              ctx(), rows, cols,
+              kernels::layer_norm_backward<Scalar>{grad_data(x), grad_data(y), data(y), rstd->data(), row_a->data(),
+                                                   row_b->data(), cols, accumulate_into(x)});
         });
     return y;
   }
@@ -194,11 +194,12 @@ public:
         [=, this] {
           // Flags taken in the order the kernel writes (x, scale, shift), so operands that are one tensor add up.
           const bool gx = needs_grad(x), gs = needs_grad(scale), gt = needs_grad(shift);
-          const bool ax = gx && accumulate_into(x), as = gs && accumulate_into(scale), at = gt && accumulate_into(shift);
+          const bool ax = gx && accumulate_into(x), as = gs && accumulate_into(scale),
+                     at = gt && accumulate_into(shift);
           for_each_index(ctx(), n,
-                         kernels::modulate_backward<Scalar>{gx ? grad_data(x) : nullptr, gs ? grad_data(scale) : nullptr,
-                                                            gt ? grad_data(shift) : nullptr, grad_data(y), data(x),
-                                                            data(scale), ax, as, at});
+                         kernels::modulate_backward<Scalar>{
+                             gx ? grad_data(x) : nullptr, gs ? grad_data(scale) : nullptr,
+                             gt ? grad_data(shift) : nullptr, grad_data(y), data(x), data(scale), ax, as, at});
         });
     return y;
   }
@@ -324,7 +325,7 @@ public:
         [=, this] {
           const std::int32_t* idx = indices_[index.id].data();
           if constexpr (std::is_same_v<Backend, cpu>) validate_segment_keys(idx, n, rows, "graph::gather_rows");
-          for_each_index(ctx(), n * cols, kernels::gather_rows<Scalar>{data(y), data(x), idx, cols});
+          for_each_row_col(ctx(), n, cols, kernels::gather_rows<Scalar>{data(y), data(x), idx, cols});
         },
         [=, this] {
           if (!needs_grad(x)) return;
@@ -445,11 +446,11 @@ private:
   void copy_block(bool accumulate, Scalar* dst, std::size_t dst_cols, std::size_t dst_col, const Scalar* src,
                   std::size_t src_cols, std::size_t src_col, std::size_t rows, std::size_t width) {
     if (accumulate) {
-      for_each_index(ctx(), rows * width,
-                     kernels::copy_columns<Scalar, true>{dst, src, width, dst_cols, dst_col, src_cols, src_col});
+      for_each_row_col(ctx(), rows, width,
+                       kernels::copy_columns<Scalar, true>{dst, src, dst_cols, dst_col, src_cols, src_col});
     } else {
-      for_each_index(ctx(), rows * width,
-                     kernels::copy_columns<Scalar, false>{dst, src, width, dst_cols, dst_col, src_cols, src_col});
+      for_each_row_col(ctx(), rows, width,
+                       kernels::copy_columns<Scalar, false>{dst, src, dst_cols, dst_col, src_cols, src_col});
     }
   }
 
@@ -481,6 +482,17 @@ private:
     fail(fn, detail::concat("b of shape ", as, ", (", cols, ") or (", rows, ", 1)"), bs);
   }
 
+  /// Runs f over a rows x cols array: by flat index where nothing is broadcast (no index to split), else by (row,
+  /// column).
+  template <kernels::broadcast B, class F>
+  void for_each_element(std::size_t rows, std::size_t cols, F f) {
+    if constexpr (B == kernels::broadcast::none) {
+      for_each_index(ctx(), rows * cols, f);
+    } else {
+      for_each_row_col(ctx(), rows, cols, f);
+    }
+  }
+
   template <bool Multiply, kernels::broadcast B>
   value binary_with(value a, value b, std::size_t rows, std::size_t cols, std::size_t b_size) {
     const value y = make_result(shape_of(a), {a, b});
@@ -495,13 +507,14 @@ private:
     }
     add_op(
         [=, this] {
-          for_each_index(ctx(), n, kernels::binary_forward<Scalar, B, Multiply>{data(y), data(a), data(b), cols});
+          for_each_element<B>(rows, cols,
+                              kernels::binary_forward<Scalar, B, Multiply>{data(y), data(a), data(b), cols});
         },
         [=, this] {
           if (needs_grad(a))
-            for_each_index(ctx(), n,
-                           kernels::binary_backward_a<Scalar, B, Multiply>{grad_data(a), grad_data(y), data(b), cols,
-                                                                           accumulate_into(a)});
+            for_each_element<B>(rows, cols,
+                                kernels::binary_backward_a<Scalar, B, Multiply>{grad_data(a), grad_data(y), data(b),
+                                                                                cols, accumulate_into(a)});
           if (!needs_grad(b)) return;
           if constexpr (B == kernels::broadcast::none) {
             for_each_index(ctx(), b_size,
@@ -549,7 +562,6 @@ private:
   bool pending_needs_grad_ = false;
   std::vector<std::size_t> pending_outputs_;  // results made since the last add_op: the next operation's
   std::vector<unsigned char> written_;        // per gradient slot: written in the current backward pass
-
 };
 
 }  // namespace attractor::autograd

@@ -30,42 +30,43 @@ struct accumulate {
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { dst[i] += src[i]; }
 };
 
+// Kernels called with (row, column) run on for_each_row_col over the rows x cols array they describe; those called
+// with one index run on for_each_index.
+
 /// y[r, c] += b[c] over a rows x cols array: a bias added to every row.
 template <class S>
 struct add_row_vector {
   S* y;
   const S* b;
   std::size_t cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] += b[i % cols]; }
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const { y[r * cols + c] += b[c]; }
 };
 
 /// How the second operand of a binary operation is laid out against the first (rows x cols).
 enum class broadcast { none, per_feature, per_row };
 
+/// The element of a broadcast b that meets a[r, c].
 template <broadcast B>
-ATTRACTOR_HOST_DEVICE inline std::size_t broadcast_index(std::size_t i, std::size_t cols) {
-  if constexpr (B == broadcast::none) {
-    return i;
-  } else if constexpr (B == broadcast::per_feature) {
-    return i % cols;
-  } else {
-    return i / cols;
-  }
+ATTRACTOR_HOST_DEVICE inline std::size_t broadcast_index(std::size_t r, std::size_t c) {
+  static_assert(B != broadcast::none);
+  return B == broadcast::per_feature ? c : r;
 }
 
+/// out = a + b or a * b: by flat index where b has a's shape, by (row, column) where it is broadcast.
 template <class S, broadcast B, bool Multiply>
 struct binary_forward {
   S* out;
   const S* a;
   const S* b;
   std::size_t cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    const S bv = b[broadcast_index<B>(i, cols)];
-    out[i] = Multiply ? a[i] * bv : a[i] + bv;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { apply(i, b[i]); }
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
+    apply(r * cols + c, b[broadcast_index<B>(r, c)]);
   }
+  ATTRACTOR_HOST_DEVICE void apply(std::size_t i, S bv) const { out[i] = Multiply ? a[i] * bv : a[i] + bv; }
 };
 
-/// da[i] (+)= dy[i] (add) or dy[i] * b (multiply).
+/// da (+)= dy (add) or dy * b (multiply), indexed as binary_forward.
 template <class S, broadcast B, bool Multiply>
 struct binary_backward_a {
   S* da;
@@ -73,8 +74,12 @@ struct binary_backward_a {
   const S* b;
   std::size_t cols;
   bool accumulate;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    contribute(da[i], Multiply ? dy[i] * b[broadcast_index<B>(i, cols)] : dy[i], accumulate);
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { apply(i, b[i]); }
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
+    apply(r * cols + c, b[broadcast_index<B>(r, c)]);
+  }
+  ATTRACTOR_HOST_DEVICE void apply(std::size_t i, S bv) const {
+    contribute(da[i], Multiply ? dy[i] * bv : dy[i], accumulate);
   }
 };
 
@@ -166,7 +171,9 @@ struct centre_rows {
   const S* x;
   const S* row_sum;
   std::size_t cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] = x[i] - row_sum[i / cols] / S(cols); }
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
+    y[r * cols + c] = x[r * cols + c] - row_sum[r] / S(cols);
+  }
 };
 
 template <class S>
@@ -185,7 +192,7 @@ struct scale_rows {
   S* y;
   const S* row_scale;
   std::size_t cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { y[i] *= row_scale[i / cols]; }
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const { y[r * cols + c] *= row_scale[r]; }
 };
 
 /// dx (+)= rstd * (dy - sum(dy) / cols - y * sum(dy * y) / cols), per row.
@@ -199,8 +206,8 @@ struct layer_norm_backward {
   const S* row_sum_dy_y;
   std::size_t cols;
   bool accumulate;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t r = i / cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
+    const std::size_t i = r * cols + c;
     contribute(dx[i], rstd[r] * (dy[i] - row_sum_dy[r] / S(cols) - y[i] * row_sum_dy_y[r] / S(cols)), accumulate);
   }
 };
@@ -210,9 +217,8 @@ template <class S, bool Accumulate>
 struct copy_columns {
   S* dst;
   const S* src;
-  std::size_t width, dst_cols, dst_col, src_cols, src_col;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t r = i / width, c = i % width;
+  std::size_t dst_cols, dst_col, src_cols, src_col;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
     const S v = src[r * src_cols + src_col + c];
     if constexpr (Accumulate) {
       dst[r * dst_cols + dst_col + c] += v;
@@ -229,8 +235,8 @@ struct gather_rows {
   const S* x;
   const std::int32_t* index;
   std::size_t cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    out[i] = x[static_cast<std::size_t>(index[i / cols]) * cols + i % cols];
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
+    out[r * cols + c] = x[static_cast<std::size_t>(index[r]) * cols + c];
   }
 };
 

@@ -427,8 +427,8 @@ private:
     const std::size_t batch = options_.batch, dim = net_->options().inputs;
     transfer<cpu, Backend>::run(*ctx_, rows_host_.data(), rows_.data(), batch);
     transfer<cpu, Backend>::run(*ctx_, tau_host_.data(), tau_.data(), batch);
-    for_each_index(*ctx_, batch * dim,
-                   autograd::kernels::gather_rows<Scalar>{x_.data(), data.data(), rows_.data(), dim});
+    for_each_row_col(*ctx_, batch, dim,
+                     autograd::kernels::gather_rows<Scalar>{x_.data(), data.data(), rows_.data(), dim});
     fill_normal(*ctx_, noise, eps_, Scalar(0), Scalar(1));
     for_each_index(*ctx_, batch * dim,
                    detail::noising_kernel<Scalar>{x_.data(), eps_.data(), tau_.data(), sqrt_alpha_bar_.data(),

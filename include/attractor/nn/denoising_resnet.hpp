@@ -128,9 +128,9 @@ public:
       *handle = g.custom(
           {rows, options_.embedding}, {},
           [&g, time, table, handle, cols = options_.embedding] {
-            for_each_index(g.ctx(), time->distinct * cols,
-                           autograd::kernels::gather_rows<Scalar>{g.data(*handle), g.data(table),
-                                                                  g.index_of(time->distinct_index).data(), cols});
+            for_each_row_col(g.ctx(), time->distinct, cols,
+                             autograd::kernels::gather_rows<Scalar>{g.data(*handle), g.data(table),
+                                                                    g.index_of(time->distinct_index).data(), cols});
           },
           [] {});
       emb = *handle;
@@ -237,19 +237,19 @@ private:
             const std::size_t u = t->distinct;
             gemm(g.ctx(), transpose::no, transpose::yes, u, out, in, Scalar(1), g.data(emb), in, g.data(w), in,
                  Scalar(0), per_tau->data(), out);
-            for_each_index(g.ctx(), u * out,
-                           autograd::kernels::add_row_vector<Scalar>{per_tau->data(), g.data(b), out});
-            for_each_index(g.ctx(), batch * hidden,
-                           detail::modulate_by_slot<Scalar>{g.data(*result), g.data(x), per_tau->data(),
-                                                            g.index_of(t->slot_index).data(), hidden});
+            for_each_row_col(g.ctx(), u, out,
+                             autograd::kernels::add_row_vector<Scalar>{per_tau->data(), g.data(b), out});
+            for_each_row_col(g.ctx(), batch, hidden,
+                             detail::modulate_by_slot<Scalar>{g.data(*result), g.data(x), per_tau->data(),
+                                                              g.index_of(t->slot_index).data(), hidden});
           },
           [&g, t, x, emb, w, b, per_tau, per_tau_grad, film_grad, ones, result, in, out, hidden, batch] {
             const std::size_t u = t->distinct;
             const bool grad_x = g.needs_grad(x), accumulate_x = grad_x && g.accumulate_into(x);
-            for_each_index(g.ctx(), batch * hidden,
-                           detail::modulate_by_slot_backward<Scalar>{
-                               grad_x ? g.grad_data(x) : nullptr, film_grad->data(), g.grad_data(*result), g.data(x),
-                               per_tau->data(), g.index_of(t->slot_index).data(), hidden, accumulate_x});
+            for_each_row_col(g.ctx(), batch, hidden,
+                             detail::modulate_by_slot_backward<Scalar>{
+                                 grad_x ? g.grad_data(x) : nullptr, film_grad->data(), g.grad_data(*result), g.data(x),
+                                 per_tau->data(), g.index_of(t->slot_index).data(), hidden, accumulate_x});
             // uint32 and int32 may alias: the plan's row order was uploaded as int32 bits.
             segment_sum_sorted(g.ctx(), reinterpret_cast<const std::uint32_t*>(g.index_of(t->order_index).data()),
                                g.index_of(t->offsets_index).data(), static_cast<const Scalar*>(film_grad->data()), out,

@@ -12,8 +12,8 @@
 
 namespace attractor::nn::detail {
 
-/// y[r, c] = x[r, c] * (1 + table[slot[r], c]) + table[slot[r], hidden + c], over batch x hidden; the table's rows
-/// are [scale, shift] (2 hidden wide).
+/// y[r, c] = x[r, c] * (1 + table[slot[r], c]) + table[slot[r], hidden + c], over batch x hidden (for_each_row_col);
+/// the table's rows are [scale, shift] (2 hidden wide).
 template <class S>
 struct modulate_by_slot {
   S* y;
@@ -21,8 +21,8 @@ struct modulate_by_slot {
   const S* table;
   const std::int32_t* slot;
   std::size_t hidden;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t r = i / hidden, c = i % hidden;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
+    const std::size_t i = r * hidden + c;
     const S* row = table + static_cast<std::size_t>(slot[r]) * 2 * hidden;
     y[i] = x[i] * (S(1) + row[c]) + row[hidden + c];
   }
@@ -40,11 +40,12 @@ struct modulate_by_slot_backward {
   const std::int32_t* slot;
   std::size_t hidden;
   bool accumulate_x;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t r = i / hidden, c = i % hidden;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
+    const std::size_t i = r * hidden + c;
     const S d = dy[i];
-    if (dx) autograd::kernels::contribute(dx[i], d * (S(1) + table[static_cast<std::size_t>(slot[r]) * 2 * hidden + c]),
-                                          accumulate_x);
+    if (dx)
+      autograd::kernels::contribute(dx[i], d * (S(1) + table[static_cast<std::size_t>(slot[r]) * 2 * hidden + c]),
+                                    accumulate_x);
     film_grad[r * 2 * hidden + c] = d * x[i];
     film_grad[r * 2 * hidden + hidden + c] = d;
   }
