@@ -17,7 +17,9 @@ template <class F>
 void for_each_index(context<cpu>& ctx, std::size_t n, F f) {
   const auto count = static_cast<std::ptrdiff_t>(n);
   [[maybe_unused]] const int threads = n >= detail::parallel_grain ? ctx.threads() : 1;
-  ATTRACTOR_OMP(parallel for schedule(static) num_threads(threads) if (threads > 1))
+  // firstprivate: each thread calls its own copy of f. A shared f is reached through a pointer, so every store
+  // through one of its array members might change its members, which then reload each iteration: no vectorising.
+  ATTRACTOR_OMP(parallel for schedule(static) num_threads(threads) if (threads > 1) firstprivate(f))
   for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
 }
 
