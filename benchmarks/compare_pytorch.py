@@ -141,6 +141,13 @@ def run_ours(binary, reps, min_time):
     return {key: statistics.median(v) for key, v in rates.items()}
 
 
+def require_binary(path, target):
+    """Exits with the commands that build `target` where our benchmark program `path` is missing."""
+    if not os.path.isfile(path):
+        sys.exit(f"{path} not found: build it with `cmake --preset release && "
+                 f"cmake --build --preset release --target {target}`")
+
+
 def loaded_blas():
     """The BLAS library this process has loaded (PyTorch's Linear layers run on it), from /proc/self/maps."""
     try:
@@ -160,9 +167,7 @@ def main():
     parser.add_argument("--min-time", type=float, default=1.0, help="our --benchmark_min_time (default 1 s)")
     args = parser.parse_args()
 
-    if not os.path.isfile(args.binary):
-        sys.exit(f"{args.binary} not found: build it with `cmake --preset release && "
-                 f"cmake --build --preset release --target bench_training`")
+    require_binary(args.binary, "bench_training")
     torch.set_num_threads(args.threads)
     blas_info = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, BLAS_INFO="

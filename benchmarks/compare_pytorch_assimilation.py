@@ -22,14 +22,10 @@ import statistics
 import sys
 import time
 
-try:
-    import torch
-except ImportError:
-    print("PyTorch is not installed: install python3-torch (Debian) to compare")
-    sys.exit(0)
-
+# compare_pytorch exits with its message where PyTorch is not installed, before torch is imported here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import benchmark_medians  # noqa: E402
+from compare_pytorch import benchmark_medians, require_binary  # noqa: E402
+import torch  # noqa: E402
 
 EXPERIMENTS = 16
 MEMBERS = 12
@@ -126,9 +122,7 @@ def main():
     parser.add_argument("--min-time", type=float, default=1.0, help="our --benchmark_min_time (default 1 s)")
     args = parser.parse_args()
 
-    if not os.path.isfile(args.binary):
-        sys.exit(f"{args.binary} not found: build it with `cmake --preset release && "
-                 f"cmake --build --preset release --target bench_assimilation`")
+    require_binary(args.binary, "bench_assimilation")
     print(f"PyTorch {torch.__version__}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
 
     theirs = {}

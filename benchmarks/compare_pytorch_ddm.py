@@ -23,14 +23,10 @@ import statistics
 import sys
 import time
 
-try:
-    import torch
-except ImportError:
-    print("PyTorch is not installed: install python3-torch (Debian) to compare")
-    sys.exit(0)
-
+# compare_pytorch exits with its message where PyTorch is not installed, before torch is imported here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import DenoisingResNet, benchmark_medians, loaded_blas  # noqa: E402
+from compare_pytorch import DenoisingResNet, benchmark_medians, loaded_blas, require_binary  # noqa: E402
+import torch  # noqa: E402
 from compare_pytorch_assimilation import DT, EXPERIMENTS, OBS_EVERY, SIGMA_O, rk4  # noqa: E402
 from compare_pytorch_sampling import cosine_alpha_bar  # noqa: E402
 
@@ -117,9 +113,7 @@ def main():
     parser.add_argument("--reps", type=int, default=3, help="our benchmark repetitions (default 3)")
     parser.add_argument("--min-time", type=float, default=2.0, help="our --benchmark_min_time (default 2 s)")
     args = parser.parse_args()
-    if not os.path.isfile(args.binary):
-        sys.exit(f"{args.binary} not found: build it with `cmake --preset release && "
-                 f"cmake --build --preset release --target bench_assimilation`")
+    require_binary(args.binary, "bench_assimilation")
     torch.set_num_threads(args.threads)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, BLAS loaded: {loaded_blas()}; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)

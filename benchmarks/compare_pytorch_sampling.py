@@ -18,14 +18,10 @@ import statistics
 import sys
 import time
 
-try:
-    import torch
-except ImportError:
-    print("PyTorch is not installed: install python3-torch (Debian) to compare")
-    sys.exit(0)
-
+# compare_pytorch exits with its message where PyTorch is not installed, before torch is imported here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import DenoisingResNet, loaded_blas, run_benchmark_json  # noqa: E402
+from compare_pytorch import DenoisingResNet, loaded_blas, require_binary, run_benchmark_json  # noqa: E402
+import torch  # noqa: E402
 
 CHUNK = 16384
 STEPS = 10
@@ -88,8 +84,7 @@ def main():
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=2.0)
     args = parser.parse_args()
-    if not os.path.isfile(args.binary):
-        sys.exit(f"{args.binary} not found: build it with `cmake --build --preset release --target bench_sampling`")
+    require_binary(args.binary, "bench_sampling")
     torch.set_num_threads(args.threads)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, BLAS loaded: {loaded_blas()}", flush=True)
     ours = run_ours(args.binary, args.reps, args.min_time)
