@@ -273,6 +273,20 @@ TEST_CASE("tensor views: rows, row and reshape share storage and check bounds") 
   CHECK_THROWS_AS((shape{1, 2, 3, 4, 5}), attractor::error);
   CHECK(shape{}.size() == 1);
   CHECK(shape{3, 0}.size() == 0);
+  // Default-constructed tensors and views hold nothing, and say so (not a rank-0 element over no storage).
+  const tensor<double, cpu> none;
+  const tensor_view<double, cpu> no_view;
+  CHECK(none.empty());
+  CHECK(none.begin() == none.end());
+  CHECK(no_view.empty());
+  CHECK(no_view.begin() == no_view.end());
+  tensor<double, cpu> from({2, 3});
+  tensor<double, cpu> to(std::move(from));
+  CHECK(to.shape() == shape{2, 3});
+  CHECK(from.empty());  // NOLINT(bugprone-use-after-move): a moved-from tensor must say it holds nothing
+  from = std::move(to);
+  CHECK(from.shape() == shape{2, 3});
+  CHECK(to.empty());  // NOLINT(bugprone-use-after-move)
 }
 
 TEST_CASE("copy between tensors checks shapes, and resize reuses storage") {

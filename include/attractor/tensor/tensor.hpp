@@ -80,7 +80,7 @@ public:
 
 private:
   T* data_ = nullptr;
-  attractor::shape shape_;
+  attractor::shape shape_{0};  // a default view is empty, not a rank-0 scalar over no data
 };
 
 template <class T, class Backend>
@@ -96,8 +96,14 @@ public:
   /// Uninitialised storage of the given shape.
   explicit tensor(const attractor::shape& s) : storage_(s.size()), shape_(s) {}
 
-  tensor(tensor&&) noexcept = default;
-  tensor& operator=(tensor&&) noexcept = default;
+  // A moved-from tensor is empty (its storage went with the move, so must its shape).
+  tensor(tensor&& other) noexcept
+      : storage_(std::move(other.storage_)), shape_(std::exchange(other.shape_, attractor::shape{0})) {}
+  tensor& operator=(tensor&& other) noexcept {
+    storage_ = std::move(other.storage_);
+    shape_ = std::exchange(other.shape_, attractor::shape{0});
+    return *this;
+  }
   tensor(const tensor&) = delete;  // copies cost a transfer on cuda: make them explicit with copy()
   tensor& operator=(const tensor&) = delete;
 
@@ -146,7 +152,7 @@ public:
 
 private:
   buffer<T, Backend> storage_;
-  attractor::shape shape_;
+  attractor::shape shape_{0};  // a default tensor is empty, as its storage
 };
 
 }  // namespace attractor
