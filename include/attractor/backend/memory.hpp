@@ -27,10 +27,12 @@ struct memory<cpu> {
   }
 };
 
-/// Counts every allocation made through buffer<>, per backend, so tests can show a loop allocates nothing.
+/// Counts every allocation made through buffer<>, per backend, so tests can show a loop allocates nothing (count)
+/// or how much a structure holds (bytes: allocated in all, frees not subtracted).
 template <class Backend>
 struct allocation_counter {
   static inline std::size_t count = 0;
+  static inline std::size_t bytes = 0;
 };
 
 /// Owning, move-only array of n elements of T on Backend. Contents are uninitialised.
@@ -45,6 +47,7 @@ public:
     if (n > 0) {
       data_ = static_cast<T*>(memory<Backend>::allocate(n * sizeof(T)));
       ++allocation_counter<Backend>::count;
+      allocation_counter<Backend>::bytes += n * sizeof(T);
     }
   }
   ~buffer() { memory<Backend>::deallocate(data_); }
