@@ -194,6 +194,59 @@ TEST_CASE("parameters are leaves whose gradients backward() overwrites, and stea
   CHECK(b.grad[0] == doctest::Approx(first));  // overwritten, not accumulated
 }
 
+TEST_CASE("an inference graph holds its values only, computes the training graph's values, and refuses backward()") {
+  context<cpu> ctx;
+  autograd::parameter<double, cpu> w1("fc1.weight", {6, 3}), b1("fc1.bias", {6}), s("scale", {6}),
+      w2("fc2.weight", {2, 6}), b2("fc2.bias", {2});
+  std::uint64_t seed = 40;
+  for (auto* p : {&w1, &b1, &s, &w2, &b2}) {
+    const auto v = attractor_test::random_vector<double>(p->size(), ++seed);
+    std::copy(v.begin(), v.end(), p->value.begin());
+    attractor::fill(ctx, p->grad, 123.0);  // an inference graph must leave parameter gradients alone
+  }
+  const std::size_t batch = 9;
+  const std::vector<std::int32_t> rows = {8, 0, 3, 3, 1, 7, 2, 5, 4};
+  struct built {
+    value x, y;
+    std::vector<value> values;
+  };
+  // Every operation with backward scratch: linear's ones, layer norm's product, a broadcast mul's ones and
+  // product, gather_rows' accumulation buffer.
+  auto build = [&](cpu_graph& g) {
+    built b;
+    b.x = g.input({batch, 3});
+    const auto idx = g.index_input(batch);
+    std::copy(rows.begin(), rows.end(), g.index_of(idx).begin());
+    const value l1 = g.linear(b.x, g.parameter(w1), g.parameter(b1)), r = g.relu(l1), n = g.layer_norm(r),
+                m = g.mul(n, g.parameter(s)), gathered = g.gather_rows(m, idx);
+    b.y = g.linear(gathered, g.parameter(w2), g.parameter(b2));
+    b.values = {b.x, l1, r, n, m, gathered, b.y};
+    return b;
+  };
+  cpu_graph training(ctx);
+  const built t = build(training);
+  const std::size_t before = allocation_counter<cpu>::bytes;
+  cpu_graph inference(ctx, autograd::graph_mode::inference);
+  const built i = build(inference);
+  // What it must hold: the input and six results (3 + 6 + 6 + 6 + 6 + 6 + 2 doubles a row), layer norm's three
+  // row statistics, and the int32 indices.
+  const std::size_t expected = batch * (35 + 3) * sizeof(double) + batch * sizeof(std::int32_t);
+  CHECK(allocation_counter<cpu>::bytes - before == expected);
+  for (value v : i.values) CHECK(inference.grad_of(v).size() == 0);
+  const auto xs = attractor_test::random_vector<double>(batch * 3, 50);
+  std::copy(xs.begin(), xs.end(), training.value_of(t.x).begin());
+  std::copy(xs.begin(), xs.end(), inference.value_of(i.x).begin());
+  training.forward();
+  inference.forward();
+  for (std::size_t k = 0; k < batch * 2; ++k) CHECK(inference.value_of(i.y)[k] == training.value_of(t.y)[k]);
+  for (auto* p : {&w1, &b1, &s, &w2, &b2}) CHECK(p->grad[0] == 123.0);
+  CHECK_THROWS_WITH_AS(inference.backward(inference.sum(i.y)),
+                       doctest::Contains("graph::backward: expected a graph built in graph_mode::training"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS(inference.input({2, 2}, true), doctest::Contains("requires_grad = false in an inference graph"),
+                       attractor::error);
+}
+
 TEST_CASE("gradients are overwritten by their first contribution: reuse, aliased operands, unused results, poison") {
   // backward() does not zero gradients first, so every first contribution must overwrite and every later one add.
   // Gradient memory is filled with NaN before each pass: a first contribution that added would carry it through.

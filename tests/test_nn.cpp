@@ -2,6 +2,7 @@
 // paths against each other, finite-difference gradients of the whole network), and proof that the substrate learns.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -171,6 +172,48 @@ TEST_CASE("per-tau conditioning stays right through set_time's one-pseudo-time f
     CAPTURE(k);
     paths.set_time(sequence[k]);
     paths.require_agreement(1e-13);
+  }
+}
+
+TEST_CASE("an inference pass of denoising_resnet gives the training pass's output without its gradients") {
+  context<cpu> ctx;
+  philox gen(8);
+  nn::denoising_resnet<float, cpu> net(ctx, gen, small_case{}.options);
+  const std::size_t batch = 256;
+  for (const conditioning mode : {conditioning::per_tau, conditioning::per_sample}) {
+    CAPTURE(static_cast<int>(mode));
+    graph<float, cpu> training(ctx);
+    std::size_t before = allocation_counter<cpu>::bytes;
+    const auto pt = net.build(training, batch, mode);
+    const std::size_t training_bytes = allocation_counter<cpu>::bytes - before;
+    graph<float, cpu> inference(ctx, autograd::graph_mode::inference);
+    before = allocation_counter<cpu>::bytes;
+    const auto pi = net.build(inference, batch, mode);
+    const std::size_t inference_bytes = allocation_counter<cpu>::bytes - before;
+    const value target_t = training.input({batch, 3}), target_i = inference.input({batch, 3});
+    fill_batch(training, net, pt, target_t, batch);
+    fill_batch(inference, net, pi, target_i, batch);
+    training.forward();
+    inference.forward();
+    for (std::size_t k = 0; k < batch * 3; ++k)
+      REQUIRE(inference.value_of(pi.output)[k] == training.value_of(pt.output)[k]);
+    CHECK(inference.grad_of(pi.features).size() == 0);
+    CHECK(inference.grad_of(pi.output).size() == 0);
+    MESSAGE("denoising_resnet build, batch ", batch, ": ", inference_bytes, " bytes for inference, ", training_bytes,
+            " for training");
+    // What an inference pass must hold, value by value: the input, the embedding table and the embeddings, the
+    // input layer; per block the layer norm (and its three row statistics), the FiLM values of the mode, fc1,
+    // ReLU, fc2, the layer scale's product and the residual sum; the output layer; and the int32 index inputs.
+    const nn::denoising_resnet_options o = small_case{}.options;
+    const std::size_t table = o.max_time + 1, rows = std::min(batch, table), bh = batch * o.hidden;
+    const bool per_tau = mode == conditioning::per_tau;
+    const std::size_t film = per_tau ? rows * 2 * o.hidden + bh        // FiLM of the distinct times, the modulation
+                                     : batch * 2 * o.hidden + 3 * bh;  // FiLM per sample, its split, the modulation
+    const std::size_t floats = batch * o.inputs + table * o.embedding + (per_tau ? rows : batch) * o.embedding + bh +
+                               o.blocks * (bh + 3 * batch + film + 5 * bh) + batch * o.inputs;
+    const std::size_t indices = per_tau ? batch + rows + batch + (rows + 1) : batch;
+    CHECK(inference_bytes == floats * sizeof(float) + indices * sizeof(std::int32_t));
+    CHECK(inference_bytes < training_bytes);
   }
 }
 

@@ -10,6 +10,10 @@
 // beta 0, "=" kernels) and later ones add, as graph::accumulate_into says. An operation none of whose results got
 // a gradient is skipped, and gradients nothing wrote are zeroed at the end. On a GPU the zero-fills would be a
 // memory pass over every gradient of every step.
+//
+// A graph built in graph_mode::inference (as torch.inference_mode) holds values only: parameters enter as
+// constants, so no value has a gradient, the operations allocate no scratch for a backward pass, and backward()
+// refuses to run. Samplers and feature extractors build theirs so.
 #pragma once
 
 #include <algorithm>
@@ -44,6 +48,12 @@ struct index_value {
   std::size_t id = std::numeric_limits<std::size_t>::max();
 };
 
+/// What a graph is built for.
+enum class graph_mode {
+  training,   ///< parameters and requires_grad inputs get gradients, which backward() computes
+  inference,  ///< forward() only: no gradients and no backward scratch are allocated; backward() throws
+};
+
 /// How the backward pass of a custom operation writes its operands' gradients.
 enum class gradient_writes {
   add,              ///< always adds (+=); the graph zeroes an operand's gradient first where nothing has written it yet
@@ -55,7 +65,7 @@ class graph {
 public:
   using view_type = tensor_view<Scalar, Backend>;
 
-  explicit graph(context<Backend>& ctx) : ctx_(&ctx) {}
+  explicit graph(context<Backend>& ctx, graph_mode mode = graph_mode::training) : ctx_(&ctx), mode_(mode) {}
   // Operations refer back to the graph, so it stays where it was built (hold it in a unique_ptr to move it).
   graph(graph&&) = delete;
   graph& operator=(graph&&) = delete;
@@ -63,12 +73,15 @@ public:
   graph& operator=(const graph&) = delete;
 
   [[nodiscard]] context<Backend>& ctx() const { return *ctx_; }
+  [[nodiscard]] graph_mode mode() const { return mode_; }
 
   // --- leaves -----------------------------------------------------------------------------------------------
 
   /// A tensor the caller fills (through value_of) before each forward(). With requires_grad, backward() computes
   /// its gradient too (used by check_gradients).
   value input(const shape& s, bool requires_grad = false) {
+    require(!requires_grad || mode_ == graph_mode::training, "graph::input",
+            "requires_grad = false in an inference graph", "requires_grad = true");
     node n;
     n.own_value = tensor<Scalar, Backend>(s);
     n.value = n.own_value.view();
@@ -78,11 +91,14 @@ public:
   }
 
   /// A leaf that aliases p's value and gradient. backward() overwrites p.grad (it does not accumulate across calls).
+  /// In an inference graph it aliases the value only, as a constant.
   value parameter(autograd::parameter<Scalar, Backend>& p) {
     node n;
     n.value = p.value.view();
-    n.grad = p.grad.view();
-    n.needs_grad = true;
+    if (mode_ == graph_mode::training) {
+      n.grad = p.grad.view();
+      n.needs_grad = true;
+    }
     n.is_parameter = true;
     n.name = p.name;
     // A parameter used by several leaves (a network built twice on one graph) has one gradient: its leaves share
@@ -112,8 +128,7 @@ public:
     if (has_bias) require(shape_of(bias) == shape{out}, fn, detail::text("bias of shape (", out, ")"), shape_of(bias));
     const value y = make_result({batch, out}, {x, weight, bias});
     // Column sums of dy (the bias gradient) are a GEMM with a row of ones.
-    auto ones = std::make_shared<tensor<Scalar, Backend>>(shape{1, batch});
-    attractor::fill(ctx(), *ones, Scalar(1));
+    const auto ones = ones_if(has_bias && needs_grad(bias), batch);
     add_op(
         [=, this] {
           gemm(ctx(), transpose::no, transpose::yes, batch, out, in, Scalar(1), data(x), in, data(weight), in,
@@ -155,7 +170,7 @@ public:
     auto rstd = std::make_shared<tensor<Scalar, Backend>>(shape{rows});
     auto row_a = std::make_shared<tensor<Scalar, Backend>>(shape{rows});
     auto row_b = std::make_shared<tensor<Scalar, Backend>>(shape{rows});
-    auto product = std::make_shared<tensor<Scalar, Backend>>(xs);
+    const auto product = scratch_if(needs_grad(x), xs);
     const std::size_t n = rows * cols;
     add_op(
         [=, this] {
@@ -320,7 +335,7 @@ public:
     require(index.id < indices_.size(), "graph::gather_rows", "an index_input of this graph", index.id);
     const std::size_t rows = xs[0], cols = xs[1], n = indices_[index.id].size();
     const value y = make_result({n, cols}, {x});
-    auto gathered = std::make_shared<tensor<Scalar, Backend>>(shape{rows, cols});
+    const auto gathered = scratch_if(needs_grad(x), shape{rows, cols});
     add_op(
         [=, this] {
           const std::int32_t* idx = indices_[index.id].data();
@@ -351,6 +366,8 @@ public:
   /// Seeds d loss = 1 and runs the operations backwards, overwriting every gradient of the graph (parameters'
   /// included): gradients of values the loss does not depend on come out zero.
   void backward(value loss) {
+    require(mode_ == graph_mode::training, "graph::backward", "a graph built in graph_mode::training",
+            "an inference graph");
     require(loss.id < nodes_.size() && shape_of(loss).size() == 1, "graph::backward", "a one-element loss",
             loss.id < nodes_.size() ? shape_of(loss).str() : std::string("an unknown value"));
     require(needs_grad(loss), "graph::backward", "a loss that depends on a parameter or a requires_grad input",
@@ -382,6 +399,18 @@ public:
   [[nodiscard]] bool needs_grad(value v) const { return node_of(v).needs_grad; }
   [[nodiscard]] const std::string& name_of(value v) const { return node_of(v).name; }
   [[nodiscard]] std::size_t size() const { return nodes_.size(); }
+
+  /// Scratch of shape s for a backward pass, allocated only where `needed` (an operand it serves needs a
+  /// gradient): an inference graph holds its values and nothing else. Null otherwise.
+  [[nodiscard]] static std::shared_ptr<tensor<Scalar, Backend>> scratch_if(bool needed, const shape& s) {
+    return needed ? std::make_shared<tensor<Scalar, Backend>>(s) : nullptr;
+  }
+  /// n ones, as scratch_if: for the GEMMs that sum a gradient over rows or columns.
+  [[nodiscard]] std::shared_ptr<tensor<Scalar, Backend>> ones_if(bool needed, std::size_t n) const {
+    auto ones = scratch_if(needed, shape{n});
+    if (ones) attractor::fill(ctx(), *ones, Scalar(1));
+    return ones;
+  }
 
 private:
   struct node {
@@ -501,9 +530,8 @@ private:
     // of dy, or of dy * a (kept in `product`) for mul. One thread per element of b would starve a GPU.
     std::shared_ptr<tensor<Scalar, Backend>> ones, product;
     if constexpr (B != kernels::broadcast::none) {
-      ones = std::make_shared<tensor<Scalar, Backend>>(shape{B == kernels::broadcast::per_feature ? rows : cols});
-      attractor::fill(ctx(), *ones, Scalar(1));
-      if (Multiply) product = std::make_shared<tensor<Scalar, Backend>>(shape{rows, cols});
+      ones = ones_if(needs_grad(b), B == kernels::broadcast::per_feature ? rows : cols);
+      product = scratch_if(Multiply && needs_grad(b), shape{rows, cols});
     }
     add_op(
         [=, this] {
@@ -556,6 +584,7 @@ private:
   }
 
   context<Backend>* ctx_;
+  graph_mode mode_;
   std::vector<node> nodes_;
   std::vector<operation> ops_;
   std::vector<tensor<std::int32_t, Backend>> indices_;

@@ -154,7 +154,7 @@ private:
     auto it = passes_.find(rows);
     if (it != passes_.end()) return it->second;
     forward_pass f;
-    f.g = std::make_unique<autograd::graph<Scalar, Backend>>(*ctx_);
+    f.g = std::make_unique<autograd::graph<Scalar, Backend>>(*ctx_, autograd::graph_mode::inference);
     f.pass = net_->build(*f.g, rows, nn::conditioning::per_tau);
     f.tau.assign(rows, 0);
     return passes_.emplace(rows, std::move(f)).first->second;

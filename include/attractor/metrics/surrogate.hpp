@@ -99,7 +99,7 @@ template <floating_scalar Scalar, class Backend>
 class feature_extractor {
 public:
   feature_extractor(context<Backend>& ctx, dense_surrogate<Scalar, Backend>& model, std::size_t chunk = 16384)
-      : graph_(std::make_unique<autograd::graph<Scalar, Backend>>(ctx)),
+      : graph_(std::make_unique<autograd::graph<Scalar, Backend>>(ctx, autograd::graph_mode::inference)),
         chunk_(chunk),
         inputs_(model.options().inputs),
         features_(model.features()) {

@@ -225,10 +225,11 @@ private:
       const std::size_t hidden = out / 2, batch = time.batch;
       const autograd::value w = g.parameter(film.weight), b = g.parameter(film.bias);
       auto per_tau = std::make_shared<tensor<Scalar, Backend>>(shape{rows, out});
-      auto per_tau_grad = std::make_shared<tensor<Scalar, Backend>>(shape{rows, out});
-      auto film_grad = std::make_shared<tensor<Scalar, Backend>>(shape{batch, out});
-      auto ones = std::make_shared<tensor<Scalar, Backend>>(shape{1, rows});
-      fill(g.ctx(), *ones, Scalar(1));
+      // The backward pass writes the FiLM weights' gradients: scratch for it only where they have one.
+      const bool trains = g.needs_grad(w);
+      const auto per_tau_grad = graph_type::scratch_if(trains, shape{rows, out});
+      const auto film_grad = graph_type::scratch_if(trains, shape{batch, out});
+      const auto ones = g.ones_if(trains, rows);
       auto result = std::make_shared<autograd::value>();
       const time_state* t = &time;
       *result = g.custom(
