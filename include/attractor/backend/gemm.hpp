@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "attractor/backend/context.hpp"
+#include "attractor/backend/for_each.hpp"
 #include "attractor/core/error.hpp"
 #include "attractor/core/scalar_traits.hpp"
 
@@ -42,6 +43,14 @@ template <class Scalar>
 using const_matrix_map = Eigen::Map<const row_major_matrix<Scalar>, Eigen::Unaligned, Eigen::OuterStride<>>;
 template <class Scalar>
 using matrix_map = Eigen::Map<row_major_matrix<Scalar>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+/// c[r, j] = 0 over an m x n block with leading dimension ldc.
+template <class Scalar>
+struct zero_strided {
+  Scalar* c;
+  std::size_t ldc;
+  void operator()(std::size_t r, std::size_t j) const { c[r * ldc + j] = Scalar(0); }
+};
 
 template <class Scalar>
 void gemm_eigen(const gemm_shape& s, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta, Scalar* c) {
@@ -82,6 +91,11 @@ void gemm(context<cpu>& ctx, transpose trans_a, transpose trans_b, std::size_t m
   const gemm_shape shape{trans_a, trans_b, m, n, k, lda, ldb, ldc};
   shape.validate("gemm");
   if (m == 0 || n == 0) return;
+  // Eigen's C = A B zero-fills C on one thread before accumulating into it: fill it on all of them, then add.
+  if (beta == Scalar(0) && k > 0) {
+    for_each_row_col(ctx, m, n, detail::zero_strided<Scalar>{c, ldc});
+    beta = Scalar(1);
+  }
   Eigen::setNbThreads(ctx.threads());
   detail::gemm_eigen(shape, alpha, a, b, beta, c);
 }
