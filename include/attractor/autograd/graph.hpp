@@ -131,9 +131,11 @@ public:
     const auto ones = ones_if(has_bias && needs_grad(bias), batch);
     add_op(
         [=, this] {
+          // The bias goes in first and the GEMM adds onto it (beta 1), as torch's addmm: one pass over y fewer
+          // than a GEMM into y and then a bias pass.
+          if (has_bias) for_each_row_col(ctx(), batch, out, kernels::set_row_vector<Scalar>{data(y), data(bias), out});
           gemm(ctx(), transpose::no, transpose::yes, batch, out, in, Scalar(1), data(x), in, data(weight), in,
-               Scalar(0), data(y), out);
-          if (has_bias) for_each_row_col(ctx(), batch, out, kernels::add_row_vector<Scalar>{data(y), data(bias), out});
+               has_bias ? Scalar(1) : Scalar(0), data(y), out);
         },
         [=, this] {
           const Scalar* dy = grad_data(y);

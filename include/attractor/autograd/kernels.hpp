@@ -33,6 +33,15 @@ struct accumulate {
 // Kernels called with (row, column) run on for_each_row_col over the rows x cols array they describe; those called
 // with one index run on for_each_index.
 
+/// y[r, c] = b[c] over a rows x cols array: a bias written into every row.
+template <class S>
+struct set_row_vector {
+  S* y;
+  const S* b;
+  std::size_t cols;
+  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const { y[r * cols + c] = b[c]; }
+};
+
 /// y[r, c] += b[c] over a rows x cols array: a bias added to every row.
 template <class S>
 struct add_row_vector {
