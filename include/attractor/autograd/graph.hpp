@@ -48,6 +48,16 @@ struct index_value {
   std::size_t id = std::numeric_limits<std::size_t>::max();
 };
 
+/// y = x W^T + b for x (batch x in), W (out x in), b (out, or null for none), y (batch x out), as torch's addmm: the
+/// bias goes into y first and the GEMM adds onto it (beta 1), one pass over y fewer than a GEMM and a bias pass.
+template <floating_scalar Scalar, class Backend>
+void affine_rows(context<Backend>& ctx, std::size_t batch, std::size_t in, std::size_t out, const Scalar* x,
+                 const Scalar* weight, const Scalar* bias, Scalar* y) {
+  if (bias != nullptr) for_each_row_col(ctx, batch, out, kernels::set_row_vector<Scalar>{y, bias, out});
+  gemm(ctx, transpose::no, transpose::yes, batch, out, in, Scalar(1), x, in, weight, in,
+       bias != nullptr ? Scalar(1) : Scalar(0), y, out);
+}
+
 /// What a graph is built for.
 enum class graph_mode {
   training,   ///< parameters and requires_grad inputs get gradients, which backward() computes
@@ -131,11 +141,8 @@ public:
     const auto ones = ones_if(has_bias && needs_grad(bias), batch);
     add_op(
         [=, this] {
-          // The bias goes in first and the GEMM adds onto it (beta 1), as torch's addmm: one pass over y fewer
-          // than a GEMM into y and then a bias pass.
-          if (has_bias) for_each_row_col(ctx(), batch, out, kernels::set_row_vector<Scalar>{data(y), data(bias), out});
-          gemm(ctx(), transpose::no, transpose::yes, batch, out, in, Scalar(1), data(x), in, data(weight), in,
-               has_bias ? Scalar(1) : Scalar(0), data(y), out);
+          affine_rows(ctx(), batch, in, out, static_cast<const Scalar*>(data(x)),
+                      static_cast<const Scalar*>(data(weight)), has_bias ? data(bias) : nullptr, data(y));
         },
         [=, this] {
           const Scalar* dy = grad_data(y);

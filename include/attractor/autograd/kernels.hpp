@@ -42,15 +42,6 @@ struct set_row_vector {
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const { y[r * cols + c] = b[c]; }
 };
 
-/// y[r, c] += b[c] over a rows x cols array: a bias added to every row.
-template <class S>
-struct add_row_vector {
-  S* y;
-  const S* b;
-  std::size_t cols;
-  ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const { y[r * cols + c] += b[c]; }
-};
-
 /// How the second operand of a binary operation is laid out against the first (rows x cols).
 enum class broadcast { none, per_feature, per_row };
 

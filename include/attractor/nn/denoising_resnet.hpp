@@ -236,10 +236,8 @@ private:
           {batch, hidden}, {x, emb, w, b},
           [&g, t, x, emb, w, b, per_tau, result, in, out, hidden, batch] {
             const std::size_t u = t->distinct;
-            gemm(g.ctx(), transpose::no, transpose::yes, u, out, in, Scalar(1), g.data(emb), in, g.data(w), in,
-                 Scalar(0), per_tau->data(), out);
-            for_each_row_col(g.ctx(), u, out,
-                             autograd::kernels::add_row_vector<Scalar>{per_tau->data(), g.data(b), out});
+            autograd::affine_rows(g.ctx(), u, in, out, static_cast<const Scalar*>(g.data(emb)),
+                                  static_cast<const Scalar*>(g.data(w)), g.data(b), per_tau->data());
             for_each_row_col(g.ctx(), batch, hidden,
                              detail::modulate_by_slot<Scalar>{g.data(*result), g.data(x), per_tau->data(),
                                                               g.index_of(t->slot_index).data(), hidden});
