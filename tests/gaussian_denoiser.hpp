@@ -2,6 +2,8 @@
 // diffusion ensemble source compare what they draw with closed forms.
 #pragma once
 
+#include "attractor/core/eigen.hpp"  // first: see there
+
 #include <Eigen/Dense>
 #include <cstddef>
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "attractor/core/eigen.hpp"  // first: see there
+
 #include <Eigen/Dense>
 
 #include "attractor/da.hpp"

@@ -3,6 +3,8 @@
 // copy of the run, averaged over the diffusion noise), in physical units; and bad arguments are refused.
 #include <doctest/doctest.h>
 
+#include "attractor/core/eigen.hpp"  // first: see there
+
 #include <Eigen/Dense>
 #include <array>
 #include <cmath>

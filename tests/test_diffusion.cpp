@@ -4,6 +4,8 @@
 // keeps its last good checkpoint) and argument validation.
 #include <doctest/doctest.h>
 
+#include "attractor/core/eigen.hpp"  // first: see there
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,8 @@
 // OpenMP support; the cuda version (cuda/gemm.cuh) uses cuBLAS.
 #pragma once
 
-#include <Eigen/Core>
+#include "attractor/core/eigen.hpp"
+
 #include <algorithm>
 #include <cstddef>
 

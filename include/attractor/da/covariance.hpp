@@ -2,6 +2,8 @@
 // positive definite, with their Cholesky factor; and the paper's B0 for Lorenz-63 (spec §7, Table D1).
 #pragma once
 
+#include "attractor/core/eigen.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include <Eigen/Cholesky>
-#include <Eigen/Core>
 
 #include "attractor/core/error.hpp"
 #include "attractor/core/scalar_traits.hpp"

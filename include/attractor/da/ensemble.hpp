@@ -16,13 +16,14 @@
 // U^T.
 #pragma once
 
+#include "attractor/core/eigen.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <optional>
 #include <vector>
 
 #include <Eigen/Cholesky>
-#include <Eigen/Core>
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
 

@@ -6,14 +6,14 @@
 // batch of experiments holds one row per experiment (experiments x Nx for states, experiments x Ny for observations).
 #pragma once
 
+#include "attractor/core/eigen.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "attractor/core/error.hpp"
 #include "attractor/core/scalar_traits.hpp"

@@ -16,6 +16,8 @@
 // cuda) copies x_det in and E out within its call; x_det is one row per experiment, the layout of a network batch.
 #pragma once
 
+#include "attractor/core/eigen.hpp"
+
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -23,7 +25,6 @@
 #include <utility>
 
 #include <Eigen/Cholesky>
-#include <Eigen/Core>
 
 #include "attractor/backend/for_each.hpp"
 #include "attractor/da/covariance.hpp"

@@ -4,6 +4,8 @@
 // once for a whole run.
 #pragma once
 
+#include "attractor/core/eigen.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <optional>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include <Eigen/Cholesky>
-#include <Eigen/Core>
 
 #include "attractor/backend/for_each.hpp"
 #include "attractor/da/analysis.hpp"

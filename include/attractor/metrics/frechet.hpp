@@ -11,7 +11,8 @@
 // and cov = (sum f f^T - n mu mu^T) / (n - 1) as the reference computes it (which accumulates in float).
 #pragma once
 
-#include <Eigen/Core>
+#include "attractor/core/eigen.hpp"
+
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>

@@ -5,10 +5,10 @@
 // storage to the tensor's row-major order.
 #pragma once
 
+#include "attractor/core/eigen.hpp"
+
 #include <cstddef>
 #include <type_traits>
-
-#include <Eigen/Core>
 
 #include "attractor/backend/tags.hpp"
 #include "attractor/core/error.hpp"
