@@ -12,6 +12,7 @@
 #include "attractor/metrics.hpp"
 #include "cuda/harness.hpp"
 #include "reference.hpp"
+#include "tolerance.hpp"
 
 using namespace attractor;
 using namespace attractor_test;
@@ -73,7 +74,9 @@ TEST_CASE_TEMPLATE("cuda metrics nearest neighbours equal cpu nearest neighbours
       }
       CHECK(bad == 0);
       CHECK(got[3] == 0);
-      CHECK(sum == doctest::Approx(expected_sum).epsilon(1e-5));
+      // Sums from 5e-9 (d = 1, 37 queries) to 2e4: relative. Each term is within 8 eps (above) and non-negative;
+      // the gpu's chunked reductions in Scalar add a few eps more.
+      CHECK(sum == relative(expected_sum, 1e-5));
     }
   }
 }
@@ -101,8 +104,11 @@ TEST_CASE("cuda metrics evaluator scores equal cpu scores") {
   CHECK(gpu[0] == e.hellinger);        // integer counts: exact
   CHECK(gpu[1] == e.hellinger_floor);  // the same uniform draws: exact
   CHECK(gpu[2] == double(e.out_of_range));
-  CHECK(gpu[3] == doctest::Approx(*e.frechet).epsilon(1e-3));
-  CHECK(gpu[4] == doctest::Approx(e.nearest_generated).epsilon(1e-5));
-  CHECK(gpu[5] == doctest::Approx(e.nearest_reference).epsilon(1e-5));
+  // The FSD is about 0.0146 here (cpu): relative 0.07 is the tolerance the check had as Approx(...).epsilon(1e-3);
+  // not tightened without a GPU to measure the cuda-cpu difference on.
+  CHECK(gpu[3] == relative(*e.frechet, 0.07));
+  // Mean squared distances of about 0.008: relative, as the sums of the nearest-neighbour test.
+  CHECK(gpu[4] == relative(e.nearest_generated, 1e-5));
+  CHECK(gpu[5] == relative(e.nearest_reference, 1e-5));
   CHECK(gpu[6] == e.pot);
 }

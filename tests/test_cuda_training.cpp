@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda/harness.hpp"
+#include "tolerance.hpp"
 #include "training_fixture.hpp"
 
 TEST_CASE("cuda training steps reproduce the cpu losses") {
@@ -16,7 +17,9 @@ TEST_CASE("cuda training steps reproduce the cpu losses") {
     attractor_test::cuda_training_losses(per_tau, 2048, steps, gpu.data());
     for (int s = 0; s < steps; ++s) {
       INFO("per_tau=", per_tau, " step ", s, ": cpu ", expected[s], ", cuda ", gpu[s]);
-      CHECK(gpu[s] == doctest::Approx(expected[s]).epsilon(1e-4));
+      // Losses of about 1.1 to 1.2 (cpu): relative 2e-4 is the tolerance the check had as Approx(...).epsilon(1e-4);
+      // not tightened without a GPU to measure the difference on.
+      CHECK(gpu[s] == attractor_test::relative(expected[s], 2e-4));
     }
     CHECK(expected.back() < expected.front());  // it learns
   }

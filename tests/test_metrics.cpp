@@ -17,8 +17,11 @@
 #include "attractor/nn/safetensors.hpp"
 #include "attractor/systems/lorenz63.hpp"
 #include "file_helpers.hpp"
+#include "tolerance.hpp"
 
 using namespace attractor;
+using attractor_test::absolute;
+using attractor_test::relative;
 using metrics::cube_grid;
 using metrics::cube_histogram;
 
@@ -118,7 +121,7 @@ TEST_CASE_TEMPLATE("metrics hellinger is 0 for identical sets and 1 for disjoint
   // Disjoint supports: a in x < 0, c in x > 0 (cube edges at 0 in the default grid).
   auto c = uniform_states<T>(3000, 3, 2, 0.05, 3.0);
   auto neg = uniform_states<T>(3000, 3, 3, -3.0, -0.05);
-  CHECK(metrics::hellinger_distance(ctx, neg, c) == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(metrics::hellinger_distance(ctx, neg, c) == relative(1.0, 1e-12));
 }
 
 TEST_CASE("metrics hellinger of a hand-computed case, with torch.histogramdd's edge rules") {
@@ -135,7 +138,7 @@ TEST_CASE("metrics hellinger of a hand-computed case, with torch.histogramdd's e
   CHECK(p.in_range() == 4);
   CHECK(p.out_of_range() == 2);
   // H^2 = 1 - sum sqrt(p q) = 1 - 2 sqrt(3/16) = 1 - sqrt(3)/2.
-  CHECK(metrics::hellinger_distance(p, q) == doctest::Approx(std::sqrt(1.0 - std::sqrt(3.0) / 2.0)).epsilon(1e-14));
+  CHECK(metrics::hellinger_distance(p, q) == relative(std::sqrt(1.0 - std::sqrt(3.0) / 2.0), 1e-14));
 
   // 2-D, 2 x 2 cubes over [0, 2]^2; the first coordinate varies slowest in the flat index.
   const cube_grid g2{2, 0.0, 2.0};
@@ -178,8 +181,7 @@ TEST_CASE_TEMPLATE("metrics histogram counts match a direct count, on one thread
   cube_histogram p(3, g), q(3, g);
   p.add(ctx, x);
   q.add(ctx, y);
-  CHECK(metrics::hellinger_distance(p, q) ==
-        doctest::Approx(naive_hellinger(expected, naive_counts(y, g))).epsilon(1e-12));
+  CHECK(metrics::hellinger_distance(p, q) == relative(naive_hellinger(expected, naive_counts(y, g)), 1e-12));
   cube_histogram sum(3, g);
   sum += p;
   sum += q;
@@ -228,8 +230,7 @@ TEST_CASE("metrics hellinger floor: draws from the source, reproducibly") {
   ref.add(ctx, make_states<double>({0.05, 0.05, 0.05, 0.06, 0.07, 0.08, 0.01, 0.02, 0.03, 1.0, 1.0, 1.0}, 3));
   const auto source = make_states<double>({0.04, 0.04, 0.04}, 3);
   philox gen(3);
-  CHECK(metrics::hellinger_floor(ctx, ref, source, 1000, gen, 64) ==
-        doctest::Approx(std::sqrt(1.0 - std::sqrt(0.75))).epsilon(1e-14));
+  CHECK(metrics::hellinger_floor(ctx, ref, source, 1000, gen, 64) == relative(std::sqrt(1.0 - std::sqrt(0.75)), 1e-14));
   CHECK(gen.offset() == 500);  // 1000 doubles drawn, two per block
 
   // Trajectories as the source (members x steps x 3): the same generator state gives the same floor, whatever the
@@ -266,10 +267,11 @@ TEST_CASE_TEMPLATE("metrics nearest neighbours match brute force on random sets"
     metrics::nearest_sq_distances(ctx, q, ref, out);
     double sum = 0;
     for (std::size_t i = 0; i < 500; ++i) {
-      CHECK(static_cast<double>(out[i]) == doctest::Approx(expected[i]).epsilon(1e-6));
+      // Squared distances down to about 1e-6 (d = 1), accumulated in double and stored in T: relative.
+      CHECK(static_cast<double>(out[i]) == relative(expected[i], 8 * std::numeric_limits<T>::epsilon()));
       sum += expected[i];
     }
-    CHECK(metrics::mean_nearest_sq_distance(ctx, q, ref) == doctest::Approx(sum / 500).epsilon(1e-9));
+    CHECK(metrics::mean_nearest_sq_distance(ctx, q, ref) == relative(sum / 500, 1e-9));
   }
   // The tree on its own: the index of the nearest point is right too (distinct distances almost surely).
   const auto ref = uniform_states<T>(3000, 3, 1, -1.0, 1.0);
@@ -286,7 +288,7 @@ TEST_CASE_TEMPLATE("metrics nearest neighbours match brute force on random sets"
     }
     const auto found = tree.nearest(q.data() + 3 * i);
     CHECK(found.index == best);
-    CHECK(found.sq_distance == doctest::Approx(best_d2).epsilon(1e-12));
+    CHECK(found.sq_distance == relative(best_d2, 1e-12));
   }
 }
 
@@ -353,9 +355,9 @@ TEST_CASE("metrics nearest neighbours reject bad arguments") {
 TEST_CASE("metrics quantiles interpolate linearly as numpy does, and POT counts entries at or beyond them") {
   // Sorted 1, 2, 3, 10: h = q (n - 1) = 3 q.
   std::vector<double> v{3.0, 1.0, 10.0, 2.0};
-  CHECK(metrics::quantile(v, 0.5) == doctest::Approx(2.5));    // h = 1.5
-  CHECK(metrics::quantile(v, 0.99) == doctest::Approx(9.79));  // h = 2.97: 10 - 7 (0.03)
-  CHECK(metrics::quantile(v, 0.01) == doctest::Approx(1.03));  // h = 0.03: 1 + 1 (0.03)
+  CHECK(metrics::quantile(v, 0.5) == relative(2.5, 1e-14));    // h = 1.5
+  CHECK(metrics::quantile(v, 0.99) == relative(9.79, 1e-14));  // h = 2.97: 10 - 7 (0.03)
+  CHECK(metrics::quantile(v, 0.01) == relative(1.03, 1e-14));  // h = 0.03: 1 + 1 (0.03)
   CHECK(metrics::quantile(v, 0.0) == 1.0);
   CHECK(metrics::quantile(v, 1.0) == 10.0);
   std::vector<float> one{4.0f};
@@ -365,16 +367,16 @@ TEST_CASE("metrics quantiles interpolate linearly as numpy does, and POT counts 
   for (int i = 0; i <= 100; ++i) ref.insert(ref.end(), {double(100 - i), 2.0 * i});
   context<cpu> ctx;
   const auto t = metrics::quantile_thresholds(ctx, make_states(ref, 2));
-  CHECK(t.lower[0] == doctest::Approx(1.0));
-  CHECK(t.upper[0] == doctest::Approx(99.0));
-  CHECK(t.lower[1] == doctest::Approx(2.0));
-  CHECK(t.upper[1] == doctest::Approx(198.0));
+  CHECK(t.lower[0] == relative(1.0, 1e-14));
+  CHECK(t.upper[0] == relative(99.0, 1e-14));
+  CHECK(t.lower[1] == relative(2.0, 1e-14));
+  CHECK(t.upper[1] == relative(198.0, 1e-14));
   // Entries: x = 1 (at the lower threshold: counts), 50, 99.5 (beyond); y = 100, 198 (counts), -1 (counts).
   const auto samples = make_states<double>({1.0, 100.0, 50.0, 198.0, 99.5, -1.0}, 2);
-  CHECK(metrics::peak_over_threshold(ctx, samples, t) == doctest::Approx(4.0 / 6.0));
+  CHECK(metrics::peak_over_threshold(ctx, samples, t) == relative(4.0 / 6.0, 1e-14));
   // The reference against its own thresholds: 2 of 101 values per dimension reach them (the 0/100 and 1/99 ones
   // for x: 0, 1, 99, 100 -> 4 of 101, since the thresholds are attained).
-  CHECK(metrics::peak_over_threshold(ctx, make_states(ref, 2), t) == doctest::Approx(8.0 / 202.0));
+  CHECK(metrics::peak_over_threshold(ctx, make_states(ref, 2), t) == relative(8.0 / 202.0, 1e-14));
 }
 
 TEST_CASE("metrics POT and quantiles reject bad arguments") {
@@ -422,8 +424,8 @@ TEST_CASE("metrics frechet distance is 0 for identical Gaussians and matches clo
   // FD = |(1, 2)|^2 + (4 + 9) + (1 + 0.25) - 7 = 5 + 13 + 1.25 - 7 = 12.25.
   const auto d1 = gaussian({0.0, 0.0}, {4.0, 0.0, 0.0, 9.0});
   const auto d2 = gaussian({1.0, 2.0}, {1.0, 0.0, 0.0, 0.25});
-  CHECK(metrics::frechet_distance(d1, d2) == doctest::Approx(12.25).epsilon(1e-12));
-  CHECK(metrics::frechet_distance(d2, d1) == doctest::Approx(12.25).epsilon(1e-12));
+  CHECK(metrics::frechet_distance(d1, d2) == relative(12.25, 1e-12));
+  CHECK(metrics::frechet_distance(d2, d1) == relative(12.25, 1e-12));
 
   // S2 = R diag(1, 4) R^T rotated by 30 degrees, S1 = diag(2, 1/2). For 2 x 2 matrices with positive eigenvalues,
   // tr sqrt(M) = sqrt(tr M + 2 sqrt(det M)), and det(S1 S2) = det S1 det S2 = 1 * 4.
@@ -434,11 +436,11 @@ TEST_CASE("metrics frechet distance is 0 for identical Gaussians and matches clo
   const double tr_product = 2.0 * s2_00 + 0.5 * s2_11;
   const double tr_sqrt = std::sqrt(tr_product + 2.0 * std::sqrt(1.0 * 4.0));
   const double expected = 0.25 + 2.5 + 5.0 - 2.0 * tr_sqrt;
-  CHECK(metrics::frechet_distance(r1, r2) == doctest::Approx(expected).epsilon(1e-12));
+  CHECK(metrics::frechet_distance(r1, r2) == relative(expected, 1e-12));  // about 1.71
 
   // A singular covariance (rank 1) is fine: FD of N(0, diag(1, 0)) and N(0, diag(0, 1)) = 1 + 1 - 0 = 2.
   CHECK(metrics::frechet_distance(gaussian({0, 0}, {1, 0, 0, 0}), gaussian({0, 0}, {0, 0, 0, 1})) ==
-        doctest::Approx(2.0).epsilon(1e-12));
+        relative(2.0, 1e-12));
 }
 
 TEST_CASE("metrics frechet distance rejects bad statistics") {
@@ -466,13 +468,13 @@ TEST_CASE_TEMPLATE("metrics moment accumulator streams the mean and covariance o
     for (std::size_t k = 0; k < 5; ++k) mean[k] += x.at(i, k);
   for (auto& m : mean) m /= 1000;
   for (std::size_t a = 0; a < 5; ++a) {
-    CHECK(s.mean(static_cast<Eigen::Index>(a)) == doctest::Approx(double(mean[a])).epsilon(1e-12));
+    // Means of about 1 and covariances of independent columns, some near zero: absolute, for values of order 1.
+    CHECK(s.mean(static_cast<Eigen::Index>(a)) == absolute(double(mean[a]), 1e-12));
     for (std::size_t b = 0; b < 5; ++b) {
       long double c = 0;
       for (std::size_t i = 0; i < 1000; ++i) c += (x.at(i, a) - mean[a]) * (x.at(i, b) - mean[b]);
       c /= 999;
-      CHECK(s.cov(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) ==
-            doctest::Approx(double(c)).epsilon(1e-10));
+      CHECK(s.cov(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) == absolute(double(c), 1e-12));
     }
   }
   metrics::moment_accumulator<cpu> one(ctx, 5);
@@ -573,7 +575,8 @@ TEST_CASE("metrics frechet surrogate distance is 0 for identical sets and grows 
   metrics::feature_extractor<double, cpu> one(ctx, net, 1);
   tensor<double, cpu> f1(shape{1, 16});
   one.features(ctx, x.rows(13, 14), f1);
-  for (std::size_t k = 0; k < 16; ++k) CHECK(f.at(13, k) == doctest::Approx(f1.at(0, k)).epsilon(1e-14));
+  // Features of order 1 after a ReLU (zeros among them), by GEMMs of another row count: absolute.
+  for (std::size_t k = 0; k < 16; ++k) CHECK(f.at(13, k) == absolute(f1.at(0, k), 1e-14));
   for (double v : f) CHECK(v >= 0.0);  // after a ReLU
 }
 
@@ -596,14 +599,13 @@ TEST_CASE("metrics evaluator reports every score in chunks, against independent 
   const auto e = eval.evaluate(ctx, generated);
   CHECK(e.samples == 2500);
   const cube_grid g{};
-  CHECK(e.hellinger ==
-        doctest::Approx(naive_hellinger(naive_counts(reference, g), naive_counts(generated, g))).epsilon(1e-12));
+  CHECK(e.hellinger == relative(naive_hellinger(naive_counts(reference, g), naive_counts(generated, g)), 1e-12));
   CHECK(e.out_of_range == 0);
   double gen_sum = 0, ref_sum = 0;
   for (double v : brute_force_nearest(generated, reference)) gen_sum += v;
   for (double v : brute_force_nearest(reference, generated)) ref_sum += v;
-  CHECK(e.nearest_generated == doctest::Approx(gen_sum / 2500).epsilon(1e-9));
-  CHECK(e.nearest_reference == doctest::Approx(ref_sum / 6000).epsilon(1e-9));
+  CHECK(e.nearest_generated == relative(gen_sum / 2500, 1e-9));  // mean squared distances of order 0.01
+  CHECK(e.nearest_reference == relative(ref_sum / 6000, 1e-9));
   // POT by hand: sorted columns of the reference, h = q (n - 1) = 59.99 and 5939.01.
   double beyond = 0;
   for (std::size_t k = 0; k < 3; ++k) {
@@ -613,7 +615,7 @@ TEST_CASE("metrics evaluator reports every score in chunks, against independent 
     const double lo = col[59] + (col[60] - col[59]) * 0.99, hi = col[5939] + (col[5940] - col[5939]) * 0.01;
     for (std::size_t i = 0; i < 2500; ++i) beyond += generated.at(i, k) <= lo || generated.at(i, k) >= hi;
   }
-  CHECK(e.pot == doctest::Approx(beyond / 7500).epsilon(1e-12));
+  CHECK(e.pot == relative(beyond / 7500, 1e-12));
   REQUIRE(e.frechet.has_value());
   CHECK(*e.frechet > 0);
   // The floor for 2500 states is the one hellinger_floor gives with philox(floor_seed, 2500), and is cached.
@@ -627,7 +629,8 @@ TEST_CASE("metrics evaluator reports every score in chunks, against independent 
   CHECK(same.nearest_generated == 0);
   CHECK(same.nearest_reference == 0);
   CHECK(*same.frechet < 1e-9);
-  CHECK(same.pot == doctest::Approx(0.02).epsilon(0.01));
+  // 60 of 6000 values per dimension at or below the 1% threshold (h = 59.99) and 60 at or above the 99% one.
+  CHECK(same.pot == relative(0.02, 1e-12));
 
   // Without a network there is no FSD; bad generated sets are refused.
   metrics::evaluator<float, cpu> plain(ctx, reference, source);
