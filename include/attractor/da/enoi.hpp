@@ -111,7 +111,9 @@ void external_ensemble_update(context<cpu>& ctx, tensor_view<Scalar, cpu> x_det,
                               input_view<Scalar> y, const observation_model<Scalar>& obs,
                               analysis_diagnostics<Scalar>* diag = nullptr,
                               tensor_view<std::type_identity_t<Scalar>, cpu> E_analysis = {}) {
-  detail::external_update_batch<Scalar> batch;
+  // The workspaces live on between calls (one set per calling thread), so that a cycle written by hand around this
+  // function allocates nothing after its first call, as the cycled method's own workspaces do.
+  thread_local detail::external_update_batch<Scalar> batch;
   batch.run(ctx, x_det, E, y, obs, diag, E_analysis, true);
 }
 

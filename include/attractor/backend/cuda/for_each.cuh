@@ -62,9 +62,9 @@ void for_each_row_col(context<cuda>& ctx, std::size_t rows, std::size_t cols, F 
   ATTRACTOR_CUDA_CHECK(cudaGetLastError());
 }
 
-/// On cuda every iteration is a thread already: the same as for_each_index.
+/// On cuda every iteration is a thread already: the same as for_each_index (the work estimate is unused).
 template <class F>
-void for_each_index_coarse(context<cuda>& ctx, std::size_t n, F f) {
+void for_each_index_coarse(context<cuda>& ctx, std::size_t n, F f, std::size_t /*work_per_index*/ = 0) {
   for_each_index(ctx, n, f);
 }
 
