@@ -45,6 +45,8 @@ public:
   buffer() = default;
   explicit buffer(std::size_t n) : size_(n) {
     if (n > 0) {
+      require(n <= std::size_t(-1) / sizeof(T), "buffer",
+              detail::text("at most ", std::size_t(-1) / sizeof(T), " elements"), n);
       data_ = static_cast<T*>(memory<Backend>::allocate(n * sizeof(T)));
       ++allocation_counter<Backend>::count;
       allocation_counter<Backend>::bytes += n * sizeof(T);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -67,6 +68,23 @@ template <class Expected, class Actual>
 template <class Expected, class Actual>
 void require(bool condition, std::string_view function, const Expected& expected, const Actual& actual) {
   if (!condition) fail(function, expected, actual);
+}
+
+/// a * b, or attractor::error naming `function` if the product of the counts `what` overflows std::size_t (a count
+/// that wrapped would size a small buffer that indexing then overruns).
+inline std::size_t checked_product(std::size_t a, std::size_t b, std::string_view function, std::string_view what) {
+  std::size_t n = 0;
+  if (__builtin_mul_overflow(a, b, &n))
+    fail(function, detail::concat(what, " whose product fits in std::size_t"), detail::concat(a, " x ", b));
+  return n;
+}
+
+/// a + b, or attractor::error naming `function` if the sum of the counts `what` overflows std::size_t.
+inline std::size_t checked_sum(std::size_t a, std::size_t b, std::string_view function, std::string_view what) {
+  std::size_t n = 0;
+  if (__builtin_add_overflow(a, b, &n))
+    fail(function, detail::concat(what, " whose sum fits in std::size_t"), detail::concat(a, " + ", b));
+  return n;
 }
 
 /// Throws if any of the n values at `data` is NaN or infinite; names the first offending index.

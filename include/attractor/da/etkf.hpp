@@ -70,6 +70,7 @@ struct etkf_batch {
     const std::size_t experiments = check_ensemble<Scalar>(E, Nx, fn);
     const std::size_t N = E.extent(2);
     check_observations<Scalar>(y, experiments, Ny, fn);
+    require_finite(E.data(), E.size(), fn, "the ensemble E");
     require(std::isfinite(infl) && infl > 0, fn, "a finite inflation factor > 0", infl);
     check_diagnostics(diag, experiments, Nx, fn);
     resize(experiments, Nx, N, Ny, rotation != nullptr);
@@ -89,12 +90,14 @@ struct etkf_batch {
 /// (experiments x Ny) under obs, with multiplicative prior inflation `infl` (rho; 1 = none). With `rotation`, each
 /// transform is followed by a random mean-preserving rotation drawn from that generator (experiments x (N-1)^2
 /// normals per call). Fills `diag` if given. Throws attractor::error on mismatched shapes, fewer than 2 members,
-/// observations that are not finite, or an inflation that is not finite and > 0.
+/// an ensemble or observations that are not finite, or an inflation that is not finite and > 0.
 template <floating_scalar Scalar>
 void etkf_analysis(context<cpu>& ctx, tensor_view<Scalar, cpu> E, input_view<Scalar> y,
                    const observation_model<Scalar>& obs, std::type_identity_t<Scalar> infl = Scalar(1),
                    philox* rotation = nullptr, analysis_diagnostics<Scalar>* diag = nullptr) {
-  detail::etkf_batch<Scalar> batch;
+  // The workspaces live on between calls (one set per calling thread), so that a cycle written by hand around this
+  // function allocates nothing after its first call, as the cycled method's own workspaces do.
+  thread_local detail::etkf_batch<Scalar> batch;
   batch.run(ctx, E, y, obs, infl, rotation, diag);
 }
 

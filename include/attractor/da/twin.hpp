@@ -12,10 +12,20 @@
 // "background" lead obs_every. The spreads are sqrt(mean_k mean_t var_k / scale_k^2) of the background ensemble the
 // analysis used and of the analysis, both from the method's diagnostics.
 //
+// Two summaries of the analysis error are kept, because the literature uses both: nRMSE_0 above is the square root
+// of the time-mean squared error (Finn et al.'s Table 5), while DAPPER's rmse.a is the time mean of the instantaneous
+// RMSE, sqrt(mean_k err_k^2 / scale_k^2) at each scored analysis (twin_result::rmse_time_mean; rmse.f likewise at the
+// background). By Jensen's inequality the first is the larger, and much larger when the error is intermittent.
+//
 // Divergence: an experiment whose state becomes NaN or Inf, or whose member mean strays further than
 // blow_up * scale_k from the truth in any variable, is marked diverged at that cycle, its state is reset to the truth
 // (so that the batch goes on with finite numbers), and it is left out of every score from then on. Its per-experiment
-// nRMSE is +Inf, and the summaries over experiments count it as diverged rather than averaging it in.
+// nRMSE is +Inf, and the summaries over experiments count it as diverged rather than averaging it in. A filter can
+// also lose the truth without blowing up (Lorenz-96 under too little inflation wanders on the attractor, as far from
+// the truth as a random state), which no blow_up in absolute units catches when no scale is given: so an experiment
+// whose time-mean analysis squared error, averaged over the variables, is no smaller than the truth's own variance
+// over the run (the error of always answering the truth's time mean) has lost the truth, and is counted and scored
+// as diverged too (twin_result::lost; twin_options::flag_lost, after at least lost_min_cycles scored analyses).
 #pragma once
 
 #include <algorithm>
@@ -84,6 +94,10 @@ struct twin_options {
   std::vector<double> scale;
   /// An experiment diverges when a value is not finite or its mean strays further than blow_up * scale_k.
   double blow_up = 1e3;
+  /// Judge whether an experiment lost the truth (see the top of this file) when at least lost_min_cycles analyses
+  /// were scored.
+  bool flag_lost = true;
+  std::size_t lost_min_cycles = 100;
   /// Keep the analysis nRMSE of every cycle (burn-in included) per experiment in twin_result::series.
   bool record_series = false;
   /// Called with (analyses done, analyses in total) every progress_every analyses and at the end; may be empty.
@@ -103,16 +117,22 @@ struct twin_result {
   /// experiments x 3: background spread, analysis spread, and the nRMSE of the background ensemble's mean at the
   /// observation time (the forecast mean for an ETKF, the drawn ensemble's mean for EnOI); +Inf if diverged.
   tensor<double, cpu> ensemble;
+  /// experiments x 2: the time mean over the scored cycles of the instantaneous RMSE (normalised by scale, if given)
+  /// of the analysis and of the background, DAPPER's rmse.a and rmse.f; +Inf if diverged.
+  tensor<double, cpu> rmse_time_mean;
   /// Per experiment: the analysis index (burn-in counted) at which it diverged, or -1.
   std::vector<std::int64_t> diverged_at;
+  /// Per experiment: it lost the truth without blowing up (see the top of this file); counted as diverged.
+  std::vector<bool> lost;
   /// experiments x (burn_in + cycles): the instantaneous analysis nRMSE per cycle (record_series), else empty.
   tensor<double, cpu> series;
   double wall_seconds = 0;
 
   [[nodiscard]] std::size_t leads() const { return obs_every + 1; }
+  /// Experiments that blew up or lost the truth.
   [[nodiscard]] std::size_t diverged() const {
     std::size_t n = 0;
-    for (auto c : diverged_at) n += c >= 0;
+    for (std::size_t e = 0; e < diverged_at.size(); ++e) n += diverged_at[e] >= 0 || (e < lost.size() && lost[e]);
     return n;
   }
   /// nRMSE at lead l, over experiments.
@@ -120,8 +140,14 @@ struct twin_result {
     require(l < leads(), "da::twin_result::lead", attractor::detail::text("a lead <= ", obs_every), l);
     return summarise(nrmse.data() + l, experiments, leads());
   }
+  /// The analysis nRMSE, sqrt(time-mean MSE) (Table 5's), over experiments.
   [[nodiscard]] mean_std analysis() const { return lead(0); }
   [[nodiscard]] mean_std background() const { return lead(obs_every); }
+  /// The time-mean instantaneous RMSE of the analysis (DAPPER's rmse.a) and of the background (rmse.f).
+  [[nodiscard]] mean_std analysis_rmse_time_mean() const { return summarise(rmse_time_mean.data(), experiments, 2); }
+  [[nodiscard]] mean_std background_rmse_time_mean() const {
+    return summarise(rmse_time_mean.data() + 1, experiments, 2);
+  }
   [[nodiscard]] mean_std background_spread() const { return summarise(ensemble.data(), experiments, 3); }
   [[nodiscard]] mean_std analysis_spread() const { return summarise(ensemble.data() + 1, experiments, 3); }
   [[nodiscard]] mean_std ensemble_mean_background() const { return summarise(ensemble.data() + 2, experiments, 3); }
@@ -154,6 +180,8 @@ struct twin_run {
   analysis_diagnostics<Scalar> diag;
   std::vector<philox> gens;                   // one generator per experiment
   std::vector<double> sse, var_sum, ens_sse;  // experiments x (k+1) x Nx; experiments x 2; experiments
+  std::vector<double> rmse_sum;               // experiments x 2: instantaneous analysis and background RMSE
+  std::vector<double> truth_sum, truth_sq;    // experiments x Nx: the truth at every analysis time, and its square
   std::vector<std::int64_t> diverged_at;
   double* series = nullptr;  // experiments x total, or null
 
@@ -179,6 +207,9 @@ struct twin_run {
         sse(experiments * (k + 1) * Nx, 0.0),
         var_sum(experiments * 2, 0.0),
         ens_sse(experiments, 0.0),
+        rmse_sum(experiments * 2, 0.0),
+        truth_sum(experiments * Nx, 0.0),
+        truth_sq(experiments * Nx, 0.0),
         diverged_at(experiments, -1) {
     for (std::size_t i = 0; i < opt.scale.size(); ++i) inv_scale[i] = 1.0 / opt.scale[i];
   }
@@ -253,10 +284,13 @@ struct twin_run {
         const Scalar* tw = truth_window.data() + e * (k + 1) * Nx;
         const Scalar* mw = mean_window.data() + e * (k + 1) * Nx;
         double* acc = sse.data() + e * (k + 1) * Nx;
+        double background = 0;
         for (std::size_t i = 0; i < (k + 1) * Nx; ++i) {
           const double err = double(mw[i]) - double(tw[i]);
           acc[i] += err * err;
+          if (i >= k * Nx) background += err * err * inv_scale[i % Nx] * inv_scale[i % Nx];
         }
+        rmse_sum[e * 2 + 1] += std::sqrt(background / double(Nx));
       }
     }
     if (diverged_at[e] >= 0) reset(e);
@@ -267,6 +301,10 @@ struct twin_run {
   void after_analysis(std::size_t e, std::size_t cycle) {
     const Scalar* t = truth_at_obs(e);
     const Scalar* block = state_of(e);
+    for (std::size_t i = 0; i < Nx; ++i) {
+      truth_sum[e * Nx + i] += double(t[i]);
+      truth_sq[e * Nx + i] += double(t[i]) * double(t[i]);
+    }
     double sum = 0;
     bool ok = true;
     for (std::size_t i = 0; i < Nx; ++i) {
@@ -299,6 +337,7 @@ struct twin_run {
     var_sum[e * 2] += bg / double(Nx);
     var_sum[e * 2 + 1] += an / double(Nx);
     ens_sse[e] += ens / double(Nx);
+    rmse_sum[e * 2] += std::sqrt(sum / double(Nx));
   }
 };
 
@@ -329,6 +368,12 @@ twin_result run_twin(context<cpu>& ctx, const System& model, std::type_identity_
   require(std::isfinite(dt) && dt > 0, fn, "a finite dt > 0", dt);
   require(o.obs_every >= 1, fn, "obs_every >= 1", o.obs_every);
   require(o.cycles >= 1, fn, "at least one scored cycle", o.cycles);
+  // Every count the run sizes or indexes with must fit: a wrapped one would size a buffer too small.
+  const std::size_t total = checked_sum(o.burn_in, o.cycles, fn, "burn_in and cycles");
+  const std::size_t k = o.obs_every;
+  const std::size_t leads = checked_sum(k, 1, fn, "obs_every and 1");
+  const std::size_t window_steps =
+      checked_sum(checked_product(total, k, fn, "analyses and obs_every"), 1, fn, "the run's model steps and 1");
   require(o.scale.empty() || o.scale.size() == Nx, fn, attractor::detail::text("no scale or ", Nx, " scales"),
           o.scale.size());
   for (double s : o.scale) require(std::isfinite(s) && s > 0, fn, "finite scales > 0", s);
@@ -341,14 +386,16 @@ twin_result run_twin(context<cpu>& ctx, const System& model, std::type_identity_
   const std::size_t experiments = initial.extent(0);
   require(experiments >= 1, fn, "at least one experiment", experiments);
   require_finite(initial.data(), initial.size(), fn, "the initial state");
-  const std::size_t total = o.burn_in + o.cycles, k = o.obs_every;
+  (void)checked_product(checked_product(experiments, leads, fn, "experiments and leads"), Nx, fn,
+                        "experiments, leads and variables");
+  if (o.record_series) (void)checked_product(experiments, total, fn, "experiments and analyses (record_series)");
 
   detail::twin_run<System, Scalar> run(model, dt, obs, experiments, members, o);
   if (truth.rank() == 3) {
     require(truth.extent(0) == experiments && truth.extent(2) == Nx, fn,
             attractor::detail::text("a stored truth of shape ", experiments, " x T x ", Nx), truth.shape());
-    require(truth.extent(1) >= total * k + 1, fn,
-            attractor::detail::text("a stored truth of at least ", total * k + 1, " states"), truth.extent(1));
+    require(truth.extent(1) >= window_steps, fn,
+            attractor::detail::text("a stored truth of at least ", window_steps, " states"), truth.extent(1));
     require_finite(truth.data(), truth.size(), fn, "the truth");
     run.stored = truth.data();
     run.stored_steps = truth.extent(1);
@@ -406,10 +453,22 @@ twin_result run_twin(context<cpu>& ctx, const System& model, std::type_identity_
   result.mse = tensor<double, cpu>({experiments, k + 1, Nx});
   result.nrmse = tensor<double, cpu>({experiments, k + 1});
   result.ensemble = tensor<double, cpu>({experiments, 3});
+  result.rmse_time_mean = tensor<double, cpu>({experiments, 2});
   result.diverged_at = run.diverged_at;
+  result.lost.assign(experiments, false);
   const double n = double(o.cycles);
   for (std::size_t e = 0; e < experiments; ++e) {
-    const bool dead = run.diverged_at[e] >= 0;
+    if (o.flag_lost && o.cycles >= o.lost_min_cycles && run.diverged_at[e] < 0) {
+      // Lost: the time-mean analysis squared error is no smaller than the truth's variance over the run.
+      double error = 0, variance = 0;
+      for (std::size_t i = 0; i < Nx; ++i) {
+        error += run.sse[(e * (k + 1)) * Nx + i] / n;
+        const double mean = run.truth_sum[e * Nx + i] / double(total);
+        variance += std::max(0.0, run.truth_sq[e * Nx + i] / double(total) - mean * mean);
+      }
+      result.lost[e] = error >= variance;
+    }
+    const bool dead = run.diverged_at[e] >= 0 || result.lost[e];
     for (std::size_t l = 0; l <= k; ++l) {
       double sum = 0;
       for (std::size_t i = 0; i < Nx; ++i) {
@@ -422,6 +481,8 @@ twin_result run_twin(context<cpu>& ctx, const System& model, std::type_identity_
     result.ensemble[e * 3] = dead ? inf : std::sqrt(run.var_sum[e * 2] / n);
     result.ensemble[e * 3 + 1] = dead ? inf : std::sqrt(run.var_sum[e * 2 + 1] / n);
     result.ensemble[e * 3 + 2] = dead ? inf : std::sqrt(run.ens_sse[e] / n);
+    result.rmse_time_mean[e * 2] = dead ? inf : run.rmse_sum[e * 2] / n;
+    result.rmse_time_mean[e * 2 + 1] = dead ? inf : run.rmse_sum[e * 2 + 1] / n;
   }
   return result;
 }
@@ -462,17 +523,24 @@ sweep(const std::vector<double>& grid, Run run, const std::function<void(const s
 }
 
 /// n states of `system` after spin_up RK4 steps of dt from centre + spread * N(0, I) (n x Nx, one state per row): a
-/// climatological sample once spin_up is long compared with the system's decorrelation time.
+/// climatological sample once spin_up is long compared with the system's decorrelation time. Throws
+/// attractor::error on a dt that is not finite and > 0, a spread that is not finite and >= 0, centre values that are
+/// not finite or not Nx of them, or a count whose states do not fit in memory.
 template <class System, floating_scalar Scalar>
 tensor<Scalar, cpu> spun_up_states(context<cpu>& ctx, const System& system, std::type_identity_t<Scalar> dt,
                                    std::size_t n, std::size_t spin_up, philox& gen, const std::vector<Scalar>& centre,
                                    std::type_identity_t<Scalar> spread) {
+  constexpr const char* fn = "da::spun_up_states";
   constexpr std::size_t Nx = System::dimension;
-  require(centre.size() == Nx, "da::spun_up_states", attractor::detail::text(Nx, " centre values"), centre.size());
+  require(centre.size() == Nx, fn, attractor::detail::text(Nx, " centre values"), centre.size());
+  require_finite(centre.data(), centre.size(), fn, "the centre");
+  require(std::isfinite(dt) && dt > 0, fn, "a finite dt > 0", dt);
+  require(std::isfinite(spread) && spread >= 0, fn, "a finite spread >= 0", spread);
+  (void)checked_product(checked_product(n, Nx, fn, "states and variables"), sizeof(Scalar), fn,
+                        "states and their bytes");
   tensor<Scalar, cpu> x({n, Nx});
   fill_normal(ctx, gen, x, Scalar(0), spread);
-  for (std::size_t m = 0; m < n; ++m)
-    for (std::size_t i = 0; i < Nx; ++i) x[m * Nx + i] += centre[i];
+  for (std::size_t j = 0; j < x.size(); ++j) x[j] += centre[j % Nx];
   systems::rk4_advance(ctx, system, x.view(), spin_up, dt);
   return x;
 }
@@ -485,7 +553,9 @@ tensor<Scalar, cpu> draw_initial_states(context<cpu>& ctx, input_view<Scalar> po
   constexpr const char* fn = "da::draw_initial_states";
   require(pool.rank() >= 2, fn, "a pool of states (rows x Nx, or more axes)", pool.shape());
   const std::size_t Nx = pool.extent(pool.rank() - 1);
-  const std::size_t rows = pool.size() / Nx, want = experiments * members;
+  require(Nx >= 1, fn, "states of at least one variable", pool.shape());
+  const std::size_t rows = pool.size() / Nx,
+                    want = checked_product(experiments, members, fn, "experiments and members");
   require(rows >= want, fn, attractor::detail::text("a pool of at least ", want, " states"), rows);
   tensor<Scalar, cpu> out({experiments, Nx, members});
   std::unordered_set<std::size_t> taken;

@@ -143,6 +143,28 @@ inline std::string architecture_text(const nn::denoising_resnet_options& a) {
                                    " embedding=", a.embedding, " max_time=", a.max_time);
 }
 
+/// The metadata entries of a trainer checkpoint that say what its network computes: the architecture, the noise
+/// schedule and the parameterisation of the head. A network loaded under another schedule or head predicts the
+/// wrong quantity without any error, so loaders compare all three.
+inline nn::safetensors_metadata model_metadata(const nn::denoising_resnet_options& a, const noise_schedule& schedule,
+                                               parameterisation head) {
+  return {{"attractor.architecture", architecture_text(a)},
+          {"attractor.schedule", attractor::detail::concat(to_string(schedule.kind()), " T=", schedule.steps())},
+          {"attractor.parameterisation", std::string(to_string(head))}};
+}
+
+namespace detail {
+/// Throws unless `meta` holds every entry of `expected` with the same value; `fn` names the caller.
+inline void require_model_metadata(const nn::safetensors_metadata& meta, const nn::safetensors_metadata& expected,
+                                   const std::string& fn) {
+  for (const auto& [key, value] : expected) {
+    const auto it = meta.find(key);
+    require(it != meta.end() && it->second == value, fn, attractor::detail::text(key, " = ", value),
+            it == meta.end() ? std::string("none") : it->second);
+  }
+}
+}  // namespace detail
+
 /// The architecture of the network in a trainer checkpoint, read from its metadata, so that a program can build
 /// the network a checkpoint holds before loading it. Reads the header only (a truncated file is still caught: its
 /// header's offsets outrun it; a corrupt data section is caught by the load). Throws attractor::error on a file
@@ -330,13 +352,7 @@ public:
     const std::string fn = attractor::detail::concat("diffusion::trainer::load_checkpoint(", path, ")");
     const nn::safetensors_file file = nn::safetensors_file::read(path);
     const auto& meta = file.metadata();
-    const auto expected = metadata(0);
-    for (const char* key : {"attractor.architecture", "attractor.schedule", "attractor.parameterisation"}) {
-      const auto it = meta.find(key);
-      require(it != meta.end() && it->second == expected.at(key), fn,
-              attractor::detail::text(key, " = ", expected.at(key)),
-              it == meta.end() ? std::string("none") : it->second);
-    }
+    detail::require_model_metadata(meta, model_metadata(net_->options(), schedule_, head_), fn);
     const auto step_it = meta.find("attractor.step"), adam_it = meta.find("attractor.adam_step");
     require(step_it != meta.end() && adam_it != meta.end(), fn, "the step counts in the metadata", "none");
     auto params = net_->parameters();
@@ -386,12 +402,11 @@ private:
   }
 
   [[nodiscard]] nn::safetensors_metadata metadata(std::uint64_t adam_step) const {
-    return {{"attractor.step", std::to_string(step_)},
-            {"attractor.adam_step", std::to_string(adam_step)},
-            {"attractor.seed", std::to_string(options_.seed)},
-            {"attractor.architecture", architecture_text(net_->options())},
-            {"attractor.schedule", attractor::detail::concat(to_string(schedule_.kind()), " T=", schedule_.steps())},
-            {"attractor.parameterisation", std::string(to_string(head_))}};
+    auto meta = model_metadata(net_->options(), schedule_, head_);
+    meta["attractor.step"] = std::to_string(step_);
+    meta["attractor.adam_step"] = std::to_string(adam_step);
+    meta["attractor.seed"] = std::to_string(options_.seed);
+    return meta;
   }
 
   /// Rows of the current epoch's permutation for step_, then noise and pseudo-times of step_'s streams.
@@ -464,17 +479,16 @@ private:
 
 /// Loads the network weights of a trainer checkpoint (the raw weights, as the paper's downstream code uses, or with
 /// `averaged` their EMA) into `net`, for sampling. Checks names, shapes, dtypes, integrity and finiteness first; on
-/// error `net` is unchanged. The architecture in the checkpoint's metadata must be net's.
+/// error `net` is unchanged. The checkpoint's metadata must record net's architecture and the `schedule` and `head`
+/// the caller will sample with (model_metadata): the same weights under another head or schedule would predict
+/// something else.
 template <floating_scalar Scalar, class Backend>
 void load_trained_weights(context<Backend>& ctx, const std::filesystem::path& path,
-                          nn::denoising_resnet<Scalar, Backend>& net, bool averaged = false) {
+                          nn::denoising_resnet<Scalar, Backend>& net, const noise_schedule& schedule,
+                          parameterisation head, bool averaged = false) {
   const std::string fn = attractor::detail::concat("diffusion::load_trained_weights(", path, ")");
   const nn::safetensors_file file = nn::safetensors_file::read(path);
-  const std::string architecture = architecture_text(net.options());
-  const auto it = file.metadata().find("attractor.architecture");
-  require(it != file.metadata().end() && it->second == architecture, fn,
-          attractor::detail::text("a checkpoint of ", architecture),
-          it == file.metadata().end() ? std::string("no architecture in its metadata") : it->second);
+  detail::require_model_metadata(file.metadata(), model_metadata(net.options(), schedule, head), fn);
   auto params = net.parameters();
   std::vector<tensor<Scalar, cpu>> weights;
   for (const auto* p : params) {

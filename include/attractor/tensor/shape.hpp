@@ -22,6 +22,7 @@ public:
     rank_ = extents.size();
     std::size_t i = 0;
     for (auto e : extents) dims_[i++] = e;
+    require_size_fits();
   }
   template <class It>
   shape(It first, It last) {
@@ -29,6 +30,7 @@ public:
       require(rank_ < max_rank, "shape", detail::text("rank <= ", max_rank), "more extents");
       dims_[rank_++] = static_cast<std::size_t>(*first);
     }
+    require_size_fits();
   }
 
   [[nodiscard]] constexpr std::size_t rank() const { return rank_; }
@@ -69,6 +71,14 @@ public:
   friend std::ostream& operator<<(std::ostream& out, const shape& s) { return out << s.str(); }
 
 private:
+  /// Every extent product (size(), stride()) is computed unchecked, so the constructors refuse extents whose
+  /// product overflows std::size_t: a wrapped size would allocate a small buffer that indexing then overruns.
+  void require_size_fits() const {
+    std::size_t n = 1;
+    for (std::size_t i = 0; i < rank_; ++i)
+      if (__builtin_mul_overflow(n, dims_[i], &n)) fail("shape", "extents whose product fits in std::size_t", str());
+  }
+
   std::array<std::size_t, max_rank> dims_{};
   std::size_t rank_ = 0;
 };
