@@ -22,10 +22,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "attractor/autograd/graph.hpp"
@@ -196,6 +198,10 @@ public:
   [[nodiscard]] const noise_schedule& schedule() const { return schedule_; }
   [[nodiscard]] parameterisation head() const { return head_; }
 
+  /// A progress report for long draws: called after every step of every chunk with (sample-steps done, sample-steps
+  /// of the call in all). Empty (the default) for none.
+  void set_progress(std::function<void(std::size_t, std::size_t)> progress) { progress_ = std::move(progress); }
+
   /// Draws out.extent(0) samples (out: n x inputs): z_T ~ N(0, I), then the N steps of `o`.
   void sample(philox& gen, tensor_view<Scalar, Backend> out, const sampler_options& o) {
     constexpr const char* fn = "diffusion::sampler::sample";
@@ -238,6 +244,7 @@ public:
     require(k <= o.steps, fn, attractor::detail::text("a step k in [0, ", o.steps, "]"), k);
     const auto grid = step_grid(schedule_.steps(), o.steps);
     const std::size_t n = z.extent(0), d = z.extent(1);
+    const std::size_t total = n * k;
     for (std::size_t begin = 0; begin < n; begin += chunk_) {
       const std::size_t rows = std::min(chunk_, n - begin);
       chunk_scratch& c = scratch_for(rows, d);
@@ -256,6 +263,7 @@ public:
                                                     static_cast<Scalar>(co.s), static_cast<Scalar>(co.cz),
                                                     static_cast<Scalar>(co.cx), static_cast<Scalar>(co.ce),
                                                     static_cast<Scalar>(co.cn)});
+        if (progress_) progress_(begin * k + rows * (k - i + 1), total);
       }
     }
   }
@@ -292,6 +300,7 @@ private:
   std::size_t chunk_;
   std::map<std::size_t, chunk_scratch> scratch_;
   tensor<Scalar, Backend> diffused_;
+  std::function<void(std::size_t, std::size_t)> progress_;
 };
 
 }  // namespace attractor::diffusion

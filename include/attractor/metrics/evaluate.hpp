@@ -7,9 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "attractor/core/error.hpp"
 #include "attractor/metrics/check.hpp"
@@ -30,7 +32,13 @@ struct evaluation_options {
   std::size_t chunk = std::size_t{1} << 16;  ///< states per chunk for histograms and draws
   std::size_t feature_chunk = 16384;         ///< states per forward pass of the feature network (its memory)
   std::uint64_t floor_seed = 0;              ///< the floor for n states draws from philox(floor_seed, n)
+  /// Called by evaluate() as each of its evaluation_stages scores begins, with (its name, stages done, stages); may
+  /// be empty.
+  std::function<void(std::string_view, std::size_t, std::size_t)> progress;
 };
+
+/// The scores evaluate() computes one after another, for progress reports.
+inline constexpr std::size_t evaluation_stages = 6;
 
 /// The scores of one generated set.
 struct evaluation {
@@ -86,19 +94,30 @@ public:
     require(generated.extent(0) >= 2, fn, "at least two generated states", generated.extent(0));
     require_finite(ctx, generated, fn, "the generated set");
     const std::size_t m = generated.extent(0);
+    std::size_t stage = 0;
+    const auto begin_stage = [&](std::string_view name) {
+      if (options_.progress) options_.progress(name, stage++, evaluation_stages);
+    };
     evaluation e;
     e.samples = m;
+    begin_stage("Hellinger distance");
     cube_histogram drawn(dimension(), options_.cubes);
     for (std::size_t begin = 0; begin < m; begin += options_.chunk)
       drawn.add(ctx, generated.rows(begin, std::min(m, begin + options_.chunk)));
     e.hellinger = hellinger_distance(histogram_, drawn);
     e.out_of_range = drawn.out_of_range();
+    begin_stage("Hellinger floor");
     e.hellinger_floor = hellinger_floor(ctx, m);
+    begin_stage("Frechet distance");
     if (extractor_) e.frechet = frechet_distance(*reference_features_, extractor_->statistics(ctx, generated));
+    begin_stage("nearest reference state");
     e.nearest_generated = search_->sum_sq_distances(ctx, generated) / static_cast<double>(m);
+    begin_stage("nearest generated state");
     const nearest_search<Scalar, Backend> reverse(ctx, generated);
     e.nearest_reference = reverse.sum_sq_distances(ctx, reference_) / static_cast<double>(reference_.extent(0));
+    begin_stage("peak over threshold");
     e.pot = peak_over_threshold(ctx, generated, thresholds_);
+    if (options_.progress) options_.progress("done", evaluation_stages, evaluation_stages);
     return e;
   }
 
