@@ -13,11 +13,14 @@
 #include <attractor/systems.hpp>
 #include <attractor/tensor/npy.hpp>
 
+#include "cli.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -49,132 +52,126 @@ struct options {
   std::filesystem::path out = "out/assimilation";
   std::string tag;
   bool quiet = false;
+  std::filesystem::path checkpoint;  ///< the ddm method's trainer checkpoint
 };
 
-/// The trainer checkpoint the ddm method samples (set from --checkpoint).
-std::filesystem::path& ddm_checkpoint() {
-  static std::filesystem::path path;
-  return path;
-}
-
-const char* usage =
-    "usage: lorenz63_assimilate [options]\n"
-    "Cycled twin experiments on Lorenz-63 (Finn et al., Table 5 and Fig. 9), all experiments batched.\n"
-    "\n"
-    "method:\n"
-    "  --method M         enoi-diag | enoi-full | 3dvar | etkf | ddm (default etkf); ddm draws the EnOI ensemble\n"
-    "                     with the diffusion model of --checkpoint (raw weights), to step --factor (default 13) of\n"
-    "                     the 100-step DDPM grid\n"
-    "  --checkpoint PATH  a trainer checkpoint of a velocity/cosine network (lorenz63_generate writes\n"
-    "                     out/lorenz63/model.safetensors)\n"
-    "  --members N        ensemble size: ETKF members (default 12) or EnOI draws (default 50)\n"
-    "  --factor F         the tuned factor: ETKF inflation rho, EnOI/3D-Var cov_inf (B = cov_inf^2 B0); default\n"
-    "                     Table 5's value: ETKF rho 1.07 (N = 12) or 1.34 (N = 3), else 1; EnOI diag 2.22,\n"
-    "                     EnOI full 1.82, 3D-Var 1.72 (--infl and --cov-inf are the same option)\n"
-    "  --rotate           ETKF: random mean-preserving rotation after each transform\n"
-    "observations:\n"
-    "  --sigma-o S        observation error standard deviation (default 2)\n"
-    "  --obs-every K      model steps of dt = 0.01 between analyses (default 10)\n"
-    "  --observe LIST     observed variables, comma-separated from 0,1,2 (default 0,1,2: H = I)\n"
-    "experiment:\n"
-    "  --experiments E    independent experiments, run as one batch (default 16)\n"
-    "  --burn-in B        analyses before scoring (default 5000)\n"
-    "  --cycles C         scored analyses (default 50000)\n"
-    "  --truth-seed S     seed of the Lorenz-63 data set whose test trajectories are the truth (default 42)\n"
-    "  --spin-up T        spin-up steps of the truth (default 100000, the paper's)\n"
-    "  --truth FILE       a stored truth instead: .npy of float64, experiments x T x 3, physical units\n"
-    "  --seed S           seed of the observation noise and of the methods' draws (default 1)\n"
-    "  --threads N        cpu threads (default: all OpenMP offers)\n"
-    "tuning and scans:\n"
-    "  --sweep LIST       run every factor in the comma-separated list; report the best (lowest mean analysis\n"
-    "                     nRMSE without divergence) and write TAG_sweep.csv\n"
-    "  --fig9             Fig. 9: analysis nRMSE against the update interval 1, 5, 10, 15, 20, 25 for ETKF x 12,\n"
-    "                     EnOI diag and EnOI full with the spec's Fig. 9 factors; writes fig9.csv\n"
-    "  --fig9-tuned       Fig. 9 with factors tuned here instead, per interval, for ETKF x 12, EnOI diag, EnOI\n"
-    "                     full and 3D-Var: a sweep on the data set's train trajectories with 1000 burn-in + 5000\n"
-    "                     analyses (the paper's tuning runs), then the full run on the test trajectories at the\n"
-    "                     best factor; writes fig9_tuning.csv and fig9_tuned.csv\n"
-    "output:\n"
-    "  --out DIR          output directory (default out/assimilation)\n"
-    "  --tag NAME         file prefix (default: method, members and factor, e.g. etkf12_1.07)\n"
-    "  --series           also write TAG_series.npy: the analysis nRMSE of every cycle and experiment\n"
-    "  --quiet            no progress line\n"
-    "  --help             this text\n"
-    "\n"
-    "Writes TAG_nrmse.npy (experiments x leads), TAG_mse.npy (experiments x leads x 3, physical units^2),\n"
-    "TAG_ensemble.npy (experiments x [background spread, analysis spread, drawn-ensemble-mean nRMSE]),\n"
-    "TAG_leads.csv (mean and unbiased std over experiments per lead) and appends a row to summary.csv.\n";
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
+/// The command line, with CLI11. Every count is range-checked and refused with the option's name when negative,
+/// non-numeric or absurd; --help lists every option.
 options parse(int argc, char** argv) {
+  using examples::count_in;
+  using examples::number_in;
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) fail("lorenz63_assimilate", detail::concat("a value after ", arg), "nothing");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    } else if (arg == "--method") {
-      o.method = value();
-    } else if (arg == "--members") {
-      o.members = std::stoul(value());
-    } else if (arg == "--factor" || arg == "--infl" || arg == "--cov-inf") {
-      o.factor = std::stod(value());
-    } else if (arg == "--rotate") {
-      o.rotate = true;
-    } else if (arg == "--sigma-o") {
-      o.sigma_o = std::stod(value());
-    } else if (arg == "--obs-every") {
-      o.obs_every = std::stoul(value());
-    } else if (arg == "--observe") {
-      o.observe.clear();
-      for (const auto& p : split(value())) o.observe.push_back(std::stoul(p));
-    } else if (arg == "--experiments") {
-      o.experiments = std::stoul(value());
-    } else if (arg == "--burn-in") {
-      o.burn_in = std::stoul(value());
-    } else if (arg == "--cycles") {
-      o.cycles = std::stoul(value());
-    } else if (arg == "--truth-seed") {
-      o.truth_seed = std::stoull(value());
-    } else if (arg == "--spin-up") {
-      o.spin_up = std::stoul(value());
-    } else if (arg == "--truth") {
-      o.truth_file = value();
-    } else if (arg == "--seed") {
-      o.seed = std::stoull(value());
-    } else if (arg == "--threads") {
-      o.threads = std::stoi(value());
-    } else if (arg == "--sweep") {
-      for (const auto& p : split(value())) o.sweep.push_back(std::stod(p));
-    } else if (arg == "--fig9") {
-      o.fig9 = true;
-    } else if (arg == "--fig9-tuned") {
-      o.fig9_tuned = true;
-    } else if (arg == "--series") {
-      o.series = true;
-    } else if (arg == "--out") {
-      o.out = value();
-    } else if (arg == "--checkpoint") {
-      ddm_checkpoint() = value();
-    } else if (arg == "--tag") {
-      o.tag = value();
-    } else if (arg == "--quiet") {
-      o.quiet = true;
-    } else {
-      fail("lorenz63_assimilate", "an option listed by --help", arg);
-    }
-  }
+  CLI::App app(
+      "Cycled twin experiments on Lorenz-63 (Finn et al., Table 5 and Fig. 9), all experiments batched.\n"
+      "Writes TAG_nrmse.npy (experiments x leads), TAG_mse.npy (experiments x leads x 3, physical units^2),\n"
+      "TAG_ensemble.npy (experiments x [background spread, analysis spread, drawn-ensemble-mean nRMSE]),\n"
+      "TAG_leads.csv (mean and unbiased std over experiments per lead) and appends a row to summary.csv.",
+      "lorenz63_assimilate");
+  app.get_formatter()->column_width(30);
+  // method
+  app.add_option("--method", o.method,
+                 "enoi-diag | enoi-full | 3dvar | etkf | ddm (default etkf); ddm draws the EnOI ensemble with the "
+                 "diffusion model of --checkpoint (raw weights), to step --factor (default 13) of the 100-step DDPM "
+                 "grid")
+      ->check(CLI::IsMember({"enoi-diag", "enoi-full", "3dvar", "etkf", "ddm"}))
+      ->group("method");
+  app.add_option("--checkpoint", o.checkpoint,
+                 "a trainer checkpoint of a velocity/cosine network (lorenz63_generate writes "
+                 "out/lorenz63/model.safetensors); its metadata must say velocity and cosine")
+      ->check(CLI::ExistingFile)
+      ->group("method");
+  app.add_option("--members", o.members, "ensemble size: ETKF members (default 12) or EnOI draws (default 50)")
+      ->check(count_in(2, 100000))
+      ->group("method");
+  app.add_option("--factor,--infl,--cov-inf", o.factor,
+                 "the tuned factor: ETKF inflation rho, EnOI/3D-Var cov_inf (B = cov_inf^2 B0), ddm's diffusion "
+                 "step; default Table 5's value: ETKF rho 1.07 (N = 12) or 1.34 (N = 3), else 1; EnOI diag 2.22, "
+                 "EnOI full 1.82, 3D-Var 1.72, ddm 13")
+      ->check(number_in(1e-6, 1e6))
+      ->group("method");
+  app.add_flag("--rotate", o.rotate, "ETKF: random mean-preserving rotation after each transform")->group("method");
+  // observations
+  app.add_option("--sigma-o", o.sigma_o, "observation error standard deviation (default 2)")
+      ->check(number_in(1e-6, 1e6))
+      ->group("observations");
+  app.add_option("--obs-every", o.obs_every, "model steps of dt = 0.01 between analyses (default 10)")
+      ->check(count_in(1, 100000))
+      ->group("observations");
+  app.add_option("--observe", o.observe, "observed variables, comma-separated from 0,1,2 (default 0,1,2: H = I)")
+      ->delimiter(',')
+      ->check(count_in(0, 2))
+      ->group("observations");
+  // experiment
+  app.add_option("--experiments", o.experiments, "independent experiments, run as one batch (default 16)")
+      ->check(count_in(1, 100000))
+      ->group("experiment");
+  app.add_option("--burn-in", o.burn_in, "analyses before scoring (default 5000)")
+      ->check(count_in(0, 1'000'000'000))
+      ->group("experiment");
+  app.add_option("--cycles", o.cycles, "scored analyses (default 50000)")
+      ->check(count_in(1, 1'000'000'000))
+      ->group("experiment");
+  app.add_option("--truth-seed", o.truth_seed,
+                 "seed of the Lorenz-63 data set whose test trajectories are the truth (default 42)")
+      ->check(count_in(0, UINT64_MAX))
+      ->group("experiment");
+  app.add_option("--spin-up", o.spin_up, "spin-up steps of the truth (default 100000, the paper's)")
+      ->check(count_in(0, 100'000'000))
+      ->group("experiment");
+  app.add_option("--truth", o.truth_file,
+                 "a stored truth instead: .npy of float64, experiments x T x 3, physical units")
+      ->check(CLI::ExistingFile)
+      ->group("experiment");
+  app.add_option("--seed", o.seed, "seed of the observation noise and of the methods' draws (default 1)")
+      ->check(count_in(0, UINT64_MAX))
+      ->group("experiment");
+  app.add_option("--threads", o.threads, "cpu threads (default 0: all OpenMP offers)")
+      ->check(count_in(0, 1024))
+      ->group("experiment");
+  // tuning and scans
+  app.add_option("--sweep", o.sweep,
+                 "run every factor in the comma-separated list; report the best (lowest mean analysis nRMSE "
+                 "without divergence) and write TAG_sweep.csv")
+      ->delimiter(',')
+      ->check(number_in(1e-6, 1e6))
+      ->group("tuning and scans");
+  auto* fig9 = app.add_flag("--fig9", o.fig9,
+                            "Fig. 9: analysis nRMSE against the update interval 1, 5, 10, 15, 20, 25 for ETKF x 12, "
+                            "EnOI diag and EnOI full with the spec's Fig. 9 factors; writes fig9.csv")
+                   ->group("tuning and scans");
+  app.add_flag("--fig9-tuned", o.fig9_tuned,
+               "Fig. 9 with factors tuned here instead, per interval, for ETKF x 12, EnOI diag, EnOI full and "
+               "3D-Var: a sweep on the data set's train trajectories with 1000 burn-in + 5000 analyses (the "
+               "paper's tuning runs), then the full run on the test trajectories at the best factor; writes "
+               "fig9_tuning.csv and fig9_tuned.csv")
+      ->excludes(fig9)
+      ->group("tuning and scans");
+  // output
+  app.add_option("--out", o.out, "output directory (default out/assimilation), checked for writing before the run")
+      ->group("output");
+  app.add_option("--tag", o.tag,
+                 "file prefix inside --out, a plain name (default: method, members and factor, e.g. etkf12_1.07)")
+      ->check(examples::file_name())
+      ->group("output");
+  app.add_flag("--series", o.series, "also write TAG_series.npy: the analysis nRMSE of every cycle and experiment")
+      ->group("output");
+  app.add_flag("--quiet", o.quiet, "no progress line")->group("output");
+  examples::parse_or_exit(app, argc, argv);
+
+  constexpr const char* fn = "lorenz63_assimilate";
+  if (o.method == "ddm") require(!o.checkpoint.empty(), fn, "--checkpoint PATH for --method ddm", "none");
+  require(o.sweep.empty() || (!o.fig9 && !o.fig9_tuned), fn, "--sweep without --fig9 or --fig9-tuned", "both");
+  require(o.method != "ddm" || (!o.fig9 && !o.fig9_tuned), fn,
+          "--fig9 and --fig9-tuned with the classical methods only", "--method ddm");
+  for (std::size_t i = 0; i < o.observe.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      require(o.observe[i] != o.observe[j], fn, "distinct variables in --observe", o.observe[i]);
+  const std::size_t members = o.members != 0 ? o.members : std::size_t{50};
+  require(o.experiments * members <= 100'000'000, fn, "--experiments x --members at most 1e8 ensemble members",
+          detail::concat(o.experiments, " x ", members));
+  if (o.method == "ddm" && o.factor != 0)
+    require(o.factor == std::floor(o.factor) && o.factor >= 1 && o.factor <= 99, fn,
+            "--factor a whole diffusion step from 1 to 99 for --method ddm", o.factor);
   return o;
 }
 
@@ -217,7 +214,26 @@ void append_csv(const std::filesystem::path& path, const std::string& header, co
   write_text(path, text + line + "\n");
 }
 
-/// The experiment set up once: model, truth, observation model, the initial-state pool.
+/// The diffusion model the ddm method samples (spec §7): the velocity/cosine network trained by lorenz63_generate,
+/// its raw weights loaded, and checked against that head and schedule, before any run starts.
+struct ddm_model {
+  context<cpu> ctx;
+  philox init{0};
+  nn::denoising_resnet<float, cpu> net;
+  diffusion::sampler<float, cpu> sampler;
+
+  explicit ddm_model(const std::filesystem::path& checkpoint)
+      : net(ctx, init, diffusion::checkpoint_architecture(checkpoint)),
+        sampler(ctx, net, diffusion::noise_schedule::cosine(), diffusion::parameterisation::velocity) {
+    diffusion::load_trained_weights(ctx, checkpoint, net, diffusion::noise_schedule::cosine(),
+                                    diffusion::parameterisation::velocity);
+  }
+};
+
+std::string summary_header();
+
+/// The experiment set up once: model, truth, observation model, the initial-state pool, the ddm model. Everything
+/// the options name is checked here, before any run: the output folder, summary.csv, a stored truth, the checkpoint.
 struct setup {
   const options& o;
   context<cpu> ctx;
@@ -226,13 +242,31 @@ struct setup {
   tensor<double, cpu> truth;  // experiments x 3 (integrated on the fly) or experiments x T x 3 (stored)
   da::observation_model<double> obs;
   std::vector<double> scale{systems::lorenz63_climatology::std.begin(), systems::lorenz63_climatology::std.end()};
+  std::unique_ptr<ddm_model> ddm;
+  examples::written_files written;
 
   explicit setup(const options& opt)
       : o(opt), ctx(opt.threads), obs(da::obs_operator<double>::subset(3, opt.observe), opt.sigma_o) {
+    constexpr const char* fn = "lorenz63_assimilate";
+    examples::require_writable_folder(o.out, fn, "--out");
+    const auto summary = o.out / "summary.csv";
+    if (std::filesystem::exists(summary)) {
+      std::ifstream in(summary);
+      std::string header;
+      std::getline(in, header);
+      require(header == summary_header(), fn,
+              detail::concat("an existing ", summary, " with this version's columns (move it away to start anew)"),
+              header);
+    }
+    if (o.method == "ddm") ddm = std::make_unique<ddm_model>(o.checkpoint);
     if (!o.truth_file.empty()) {
       truth = load_npy<double>(o.truth_file);
-      require(truth.rank() == 3 && truth.extent(0) == o.experiments && truth.extent(2) == 3, "lorenz63_assimilate",
+      require(truth.rank() == 3 && truth.extent(0) == o.experiments && truth.extent(2) == 3, fn,
               detail::concat("a stored truth of shape ", o.experiments, " x T x 3"), truth.shape());
+      const std::size_t longest_interval = o.fig9 || o.fig9_tuned ? 25 : o.obs_every;
+      const std::size_t needed = (o.burn_in + o.cycles) * longest_interval + 1;
+      require(truth.extent(1) >= needed, fn, detail::concat("a stored truth of at least ", needed, " states"),
+              truth.extent(1));
       return;
     }
     truth = dataset_truth(false);
@@ -292,9 +326,11 @@ struct setup {
   }
 };
 
-/// Builds the method named in `method` with `members` and `factor` and runs it; `ddm` is the extension point.
+/// Builds the method named in `method` with `members` and `factor` and runs it; `ddm` (the model loaded by main)
+/// is the extension point.
 template <class Run>
-da::twin_result with_method(const std::string& method, std::size_t members, double factor, bool rotate, Run&& run) {
+da::twin_result with_method(const std::string& method, std::size_t members, double factor, bool rotate, ddm_model* ddm,
+                            Run&& run) {
   const auto B0 = da::lorenz63_paper_b0<double>();
   if (method == "etkf") {
     da::etkf<double> m(members, factor, rotate);
@@ -312,22 +348,12 @@ da::twin_result with_method(const std::string& method, std::size_t members, doub
   if (method == "ddm") {
     // The diffusion ensemble sampler (spec §7): members drawn by partial diffusion to step `factor` of the 100-step
     // DDPM grid around the deterministic run, from the velocity/cosine model trained by lorenz63_generate.
-    require(!ddm_checkpoint().empty(), "lorenz63_assimilate", "--checkpoint PATH for the ddm method", "none");
-    static context<cpu> net_ctx;
-    static philox init(0);
-    static nn::denoising_resnet<float, cpu> net(net_ctx, init, diffusion::checkpoint_architecture(ddm_checkpoint()));
-    static bool loaded = false;
-    if (!loaded) {
-      diffusion::load_trained_weights(net_ctx, ddm_checkpoint(), net);
-      loaded = true;
-    }
-    static diffusion::sampler<float, cpu> sampler(net_ctx, net, diffusion::noise_schedule::cosine(),
-                                                  diffusion::parameterisation::velocity);
+    ATTRACTOR_ASSERT(ddm != nullptr);
     const auto k = static_cast<std::size_t>(std::lround(factor));
     require(std::abs(factor - static_cast<double>(k)) < 1e-9, "lorenz63_assimilate",
             "a whole diffusion step as the ddm factor", factor);
     da::enoi<double, da::diffusion_source<double, float, cpu>> m(
-        da::diffusion_source<double, float, cpu>(net_ctx, sampler, k), members, "ddm");
+        da::diffusion_source<double, float, cpu>(ddm->ctx, ddm->sampler, k), members, "ddm");
     return run(m);
   }
   fail("lorenz63_assimilate", "--method enoi-diag, enoi-full, 3dvar, etkf or ddm", method);
@@ -335,7 +361,8 @@ da::twin_result with_method(const std::string& method, std::size_t members, doub
 
 std::string summary_header() {
   return "tag,method,members,factor,obs_every,sigma_o,observed,experiments,burn_in,cycles,analysis_mean,analysis_std,"
-         "background_mean,background_std,background_spread,analysis_spread,drawn_mean_nrmse,diverged,wall_s";
+         "background_mean,background_std,background_spread,analysis_spread,drawn_mean_nrmse,diverged,wall_s,"
+         "analysis_time_mean_nrmse,background_time_mean_nrmse";
 }
 
 std::string summary_line(const std::string& tag, const options& o, std::size_t members, double factor,
@@ -348,9 +375,12 @@ std::string summary_line(const std::string& tag, const options& o, std::size_t m
                         format("%.6f", an.std_dev), ',', format("%.6f", bg.mean), ',', format("%.6f", bg.std_dev), ',',
                         format("%.6f", r.background_spread().mean), ',', format("%.6f", r.analysis_spread().mean), ',',
                         format("%.6f", r.ensemble_mean_background().mean), ',', r.diverged(), ',',
-                        format("%.3f", r.wall_seconds));
+                        format("%.3f", r.wall_seconds), ',', format("%.6f", r.analysis_rmse_time_mean().mean), ',',
+                        format("%.6f", r.background_rmse_time_mean().mean));
 }
 
+/// The run's scores: Table 5's nRMSE (the square root of the time-mean squared error) and, beside it, the time mean
+/// of the instantaneous nRMSE (DAPPER's rmse.a, normalised the same way), which is smaller.
 void report(const std::string& tag, const da::twin_result& r) {
   const auto an = r.analysis(), bg = r.background();
   std::printf(
@@ -358,13 +388,15 @@ void report(const std::string& tag, const da::twin_result& r) {
       "(%.0f analyses/s)\n",
       tag.c_str(), an.mean, an.std_dev, bg.mean, bg.std_dev, r.background_spread().mean, r.analysis_spread().mean,
       r.diverged(), r.experiments, r.wall_seconds, double(r.burn_in + r.cycles) / r.wall_seconds);
+  std::printf("%-22s time-mean nRMSE (DAPPER's rmse.a, rmse.f): analysis %.4f  background %.4f\n", "",
+              r.analysis_rmse_time_mean().mean, r.background_rmse_time_mean().mean);
 }
 
 /// One run on `truth` without outputs.
 da::twin_result run_quiet(setup& s, const std::string& method, std::size_t members, double factor,
                           std::size_t obs_every, const tensor<double, cpu>& truth, std::size_t burn_in,
                           std::size_t cycles, const std::string& tag) {
-  return with_method(method, members, factor, s.o.rotate, [&](auto& m) {
+  return with_method(method, members, factor, s.o.rotate, s.ddm.get(), [&](auto& m) {
     const auto initial = s.initial(m.members());
     philox gen(s.o.seed);
     return da::run_twin(s.ctx, s.model, s.dt, m, s.obs, truth.view(), initial.view(), gen,
@@ -378,18 +410,23 @@ da::twin_result run_one(setup& s, const std::string& method, std::size_t members
   const auto& o = s.o;
   auto result = run_quiet(s, method, members, factor, obs_every, s.truth, o.burn_in, o.cycles, tag);
   report(tag, result);
-  std::filesystem::create_directories(o.out);
-  save_npy(o.out / (tag + "_nrmse.npy"), result.nrmse);
-  save_npy(o.out / (tag + "_mse.npy"), result.mse);
-  save_npy(o.out / (tag + "_ensemble.npy"), result.ensemble);
-  if (o.series) save_npy(o.out / (tag + "_series.npy"), result.series);
+  const auto save = [&](const std::string& suffix, const tensor<double, cpu>& t) {
+    save_npy(o.out / (tag + suffix), t);
+    s.written.add(o.out / (tag + suffix));
+  };
+  save("_nrmse.npy", result.nrmse);
+  save("_mse.npy", result.mse);
+  save("_ensemble.npy", result.ensemble);
+  if (o.series) save("_series.npy", result.series);
   std::string leads = "lead,nrmse_mean,nrmse_std,experiments_scored\n";
   for (std::size_t l = 0; l < result.leads(); ++l) {
     const auto m = result.lead(l);
     leads += detail::concat(l, ',', format("%.6f", m.mean), ',', format("%.6f", m.std_dev), ',', m.count, '\n');
   }
   write_text(o.out / (tag + "_leads.csv"), leads);
+  s.written.add(o.out / (tag + "_leads.csv"));
   append_csv(o.out / "summary.csv", summary_header(), summary_line(tag, o, members, factor, obs_every, result));
+  s.written.add(o.out / "summary.csv");
   return result;
 }
 
@@ -430,8 +467,10 @@ int main(int argc, char** argv) try {
                               format("%.6f", an.std_dev), ',', format("%.6f", bg.mean), ',', format("%.6f", bg.std_dev),
                               ',', result.diverged(), ',', format("%.3f", result.wall_seconds), '\n');
         write_text(o.out / "fig9.csv", csv);
+        s.written.add(o.out / "fig9.csv");
       }
     }
+    s.written.print_summary();
     return 0;
   }
 
@@ -445,7 +484,6 @@ int main(int argc, char** argv) try {
     std::string csv =
         "method,members,factor,obs_every,analysis_mean,analysis_std,background_mean,background_std,"
         "diverged,wall_s\n";
-    std::filesystem::create_directories(o.out);
     for (const std::size_t k : {1, 5, 10, 15, 20, 25}) {
       for (const std::string method : {"etkf", "enoi-diag", "enoi-full", "3dvar"}) {
         const std::size_t members = default_members(method);
@@ -460,6 +498,7 @@ int main(int argc, char** argv) try {
                                        format("%.6f", p.analysis.std_dev), ',', format("%.6f", p.background.mean), ',',
                                        p.diverged, '\n');
               write_text(o.out / "fig9_tuning.csv", tuning);
+              s.written.add(o.out / "fig9_tuning.csv");
             });
         if (!swept.best) {
           std::printf("%s at interval %zu: every factor diverged\n", method.c_str(), k);
@@ -475,8 +514,10 @@ int main(int argc, char** argv) try {
                               format("%.6f", an.std_dev), ',', format("%.6f", bg.mean), ',', format("%.6f", bg.std_dev),
                               ',', result.diverged(), ',', format("%.3f", result.wall_seconds), '\n');
         write_text(o.out / "fig9_tuned.csv", csv);
+        s.written.add(o.out / "fig9_tuned.csv");
       }
     }
+    s.written.print_summary();
     return 0;
   }
 
@@ -493,20 +534,22 @@ int main(int argc, char** argv) try {
           csv += detail::concat(p.factor, ',', format("%.6f", p.analysis.mean), ',', format("%.6f", p.analysis.std_dev),
                                 ',', format("%.6f", p.background.mean), ',', format("%.6f", p.background.std_dev), ',',
                                 p.diverged, ',', format("%.3f", p.wall_seconds), '\n');
-          std::filesystem::create_directories(o.out);
           write_text(o.out / (tag + "_sweep.csv"), csv);
+          s.written.add(o.out / (tag + "_sweep.csv"));
         });
     if (result.best)
       std::printf("best factor %g: analysis %.4f +- %.4f\n", result.points[*result.best].factor,
                   result.points[*result.best].analysis.mean, result.points[*result.best].analysis.std_dev);
     else
       std::printf("every factor diverged\n");
+    s.written.print_summary();
     return 0;
   }
 
   const double factor = o.factor != 0 ? o.factor : default_factor(o.method, members);
   const std::string tag = !o.tag.empty() ? o.tag : default_tag(o.method, members, factor, o.obs_every);
   const auto result = run_one(s, o.method, members, factor, o.obs_every, tag);
+  s.written.print_summary();
   return result.diverged() == 0 ? 0 : 3;
 } catch (const attractor::error& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "written_files.hpp"
+
 namespace lorenz63_generate {
 
 using namespace attractor;
@@ -56,178 +58,22 @@ struct options {
   std::filesystem::path plot_script = "examples/plot_lorenz63.py";
 #endif
   bool resume = false;
+  bool overwrite = false;
   bool full = false;
 };
 
-inline void print_help() {
-  std::printf(
-      "usage: lorenz63_generate [options]\n"
-      "Trains a denoising diffusion model of the Lorenz-63 attractor (Finn et al.), samples it and scores the\n"
-      "samples with the paper's five metrics, printed like Table 1 beside the paper's row. The defaults are sized for\n"
-      "15 minutes on 2 quiet cpu cores; --full selects the paper's configuration (for a GPU).\n"
-      "\n"
-      "data (the paper's: 16 train, 1 validation, 16 test trajectories of 1e6 + 1 states at dt 0.01):\n"
-      "  --train-members N    train trajectories (default 16)\n"
-      "  --test-members N     test trajectories (default 16)\n"
-      "  --trajectory-steps N kept steps per trajectory (default 1000000)\n"
-      "  --spin-up N          discarded steps before them (default 100000)\n"
-      "model and training:\n"
-      "  --head H             velocity | noise | state (default velocity)\n"
-      "  --schedule S         cosine | linear (default cosine)\n"
-      "  --hidden N           width of the residual stream (default 128; --full: 256, the paper's)\n"
-      "  --blocks N           residual blocks (default 3)\n"
-      "  --embedding N        sinusoidal features of the pseudo-time (default 512)\n"
-      "  --batch N            training batch (default 2048; --full: 16384)\n"
-      "  --train-steps N      optimiser steps (default 10000; --full: 97700)\n"
-      "  --lr X               Adam learning rate (default 2e-3; --full: 3e-4)\n"
-      "  --lr-decay D         cosine | constant (default cosine, after a linear warm-up; --full: constant, the\n"
-      "                       paper's)\n"
-      "  --warmup N           warm-up steps (default 200; --full: 0)\n"
-      "  --final-lr X         cosine: the last step's rate as a fraction of --lr (default 0.05)\n"
-      "  --raw-weights        sample with the raw weights instead of their EMA (decay 0.999)\n"
-      "sampling:\n"
-      "  --samples N          generated states (default 100000; --full: 1048576)\n"
-      "  --sampler S          ddim | ddpm (default ddim; --full: ddpm)\n"
-      "  --sampler-steps N    steps from t = 1000 to 0 (default 100; --full: 1000)\n"
-      "  --eta X              DDIM noise in [0, 1] (default 0)\n"
-      "  --table2             also score Table 2's grid: DDIM eta 0, 0.2, 0.5, 1 and DDPM at 10, 20, 50, 100, 1000\n"
-      "                       steps (Hellinger and its floor only)\n"
-      "  --table2-samples N   samples per cell of the grid (default 20000; --full: 1048576)\n"
-      "FSD feature network (the paper's dense_two surrogate of 0.1 time units):\n"
-      "  --surrogate-steps N  Adam steps (default 3000; --full: 97700)\n"
-      "  --surrogate-batch N  pairs per step (default 1024; --full: 16384)\n"
-      "  --surrogate-lr X     learning rate (default 1e-3; --full: 5e-5)\n"
-      "running:\n"
-      "  --full               the paper's configuration (see above)\n"
-      "  --seed N             seed of every random draw (default 0)\n"
-      "  --threads N          cpu threads (default: all)\n"
-      "  --out DIR            output folder: checkpoint, samples .npy, metrics CSV, figure (default out/lorenz63)\n"
-      "  --resume             continue training from DIR/model.safetensors if it exists\n"
-      "  --plot-script PATH   the matplotlib script drawing DIR/lorenz63.png (default: the source tree's\n"
-      "                       examples/plot_lorenz63.py); skipped with a message without python3-matplotlib\n"
-      "  --help               this text\n");
-}
-
-inline options parse(int argc, char** argv) {
-  options o;
-  // --full first, so that explicit options override it wherever they appear.
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--full") {
-      o.full = true;
-      o.network.hidden = 256;
-      o.batch = 16384;
-      o.train_steps = 97'700;
-      o.lr = 3e-4;
-      o.lr_decay = "constant";
-      o.warmup = 0;
-      o.samples = 1'048'576;
-      o.sampler = "ddpm";
-      o.sampler_steps = 1000;
-      o.table2_samples = 1'048'576;
-      o.surrogate_steps = 97'700;
-      o.surrogate_batch = 16384;
-      o.surrogate_lr = 5e-5;
-    }
-  }
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) fail("lorenz63_generate", detail::concat("a value after ", arg), "nothing");
-      return argv[++i];
-    };
-    auto number = [&]() -> double {
-      const std::string v = value();
-      std::size_t used = 0;
-      double x = std::nan("");
-      try {
-        x = std::stod(v, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      require(used == v.size() && std::isfinite(x), "lorenz63_generate", detail::text("a number after ", arg), v);
-      return x;
-    };
-    auto count = [&]() -> std::size_t {
-      const double x = number();
-      require(x >= 0 && x == std::floor(x), "lorenz63_generate", detail::text("a whole number after ", arg), x);
-      return static_cast<std::size_t>(x);
-    };
-    if (arg == "--help" || arg == "-h") {
-      print_help();
-      std::exit(0);
-    } else if (arg == "--full") {
-    } else if (arg == "--train-members") {
-      o.train_members = count();
-    } else if (arg == "--test-members") {
-      o.test_members = count();
-    } else if (arg == "--trajectory-steps") {
-      o.trajectory_steps = count();
-    } else if (arg == "--spin-up") {
-      o.spin_up = count();
-    } else if (arg == "--head") {
-      o.head = value();
-    } else if (arg == "--schedule") {
-      o.schedule = value();
-    } else if (arg == "--hidden") {
-      o.network.hidden = count();
-    } else if (arg == "--blocks") {
-      o.network.blocks = count();
-    } else if (arg == "--embedding") {
-      o.network.embedding = count();
-    } else if (arg == "--batch") {
-      o.batch = count();
-    } else if (arg == "--train-steps") {
-      o.train_steps = count();
-    } else if (arg == "--lr") {
-      o.lr = number();
-    } else if (arg == "--lr-decay") {
-      o.lr_decay = value();
-    } else if (arg == "--warmup") {
-      o.warmup = count();
-    } else if (arg == "--final-lr") {
-      o.final_lr = number();
-    } else if (arg == "--raw-weights") {
-      o.use_ema = false;
-    } else if (arg == "--samples") {
-      o.samples = count();
-    } else if (arg == "--sampler") {
-      o.sampler = value();
-    } else if (arg == "--sampler-steps") {
-      o.sampler_steps = count();
-    } else if (arg == "--eta") {
-      o.eta = number();
-    } else if (arg == "--table2") {
-      o.table2 = true;
-    } else if (arg == "--table2-samples") {
-      o.table2_samples = count();
-    } else if (arg == "--surrogate-steps") {
-      o.surrogate_steps = count();
-    } else if (arg == "--surrogate-batch") {
-      o.surrogate_batch = count();
-    } else if (arg == "--surrogate-lr") {
-      o.surrogate_lr = number();
-    } else if (arg == "--seed") {
-      o.seed = count();
-    } else if (arg == "--threads") {
-      o.threads = static_cast<int>(count());
-    } else if (arg == "--out") {
-      o.out = value();
-    } else if (arg == "--plot-script") {
-      o.plot_script = value();
-    } else if (arg == "--resume") {
-      o.resume = true;
-    } else {
-      fail("lorenz63_generate", "an option listed by --help", arg);
-    }
-  }
-  require(o.sampler == "ddim" || o.sampler == "ddpm", "lorenz63_generate", "--sampler ddim or ddpm", o.sampler);
-  require(o.lr_decay == "cosine" || o.lr_decay == "constant", "lorenz63_generate", "--lr-decay cosine or constant",
-          o.lr_decay);
-  return o;
-}
+/// The command line (lorenz63_generate_cli.cpp, CLI11): every option checked, the output folder writable, an
+/// existing model kept unless --resume or --overwrite. Exits with a message naming the option on bad input.
+options parse(int argc, char** argv);
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+inline std::string format_number(const char* fmt, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, fmt, value);
+  return buffer;
 }
 
 inline std::string duration_text(double seconds) {
@@ -258,19 +104,21 @@ inline void print_table1(const options& o, const metrics::evaluation& e) {
       "   have a floor near 3.1e-2, 1e5 samples one near 9e-2: compare H with the floor of its own sample count)\n");
 }
 
-inline void write_csv(const std::filesystem::path& path, const options& o, const metrics::evaluation& e) {
+inline void write_csv(const std::filesystem::path& path, const options& o, const metrics::evaluation& e,
+                      examples::written_files& written) {
   std::string text =
       "head,schedule,sampler,steps,eta,samples,hellinger,hellinger_floor,fsd,d_gen,d_test,pot\n" +
       detail::concat(o.head, ",", o.schedule, ",", o.sampler, ",", o.sampler_steps, ",", o.eta, ",", e.samples, ",",
                      e.hellinger, ",", e.hellinger_floor, ",", e.frechet ? *e.frechet : std::nan(""), ",",
                      e.nearest_generated, ",", e.nearest_reference, ",", e.pot, "\n");
   write_file_atomically(path, text);
-  std::printf("wrote %s\n", path.c_str());
+  written.add(path);
 }
 
 /// Table 2's grid: Hellinger distance (x1e2) of DDIM with eta 0, 0.2, 0.5, 1 and of DDPM at 10..1000 steps.
 template <class Backend, class Sampler, class Evaluator>
-void table2(context<Backend>& ctx, const options& o, Sampler& sampler, Evaluator& evaluator) {
+void table2(context<Backend>& ctx, const options& o, Sampler& sampler, Evaluator& evaluator,
+            examples::written_files& written) {
   const std::size_t grid[] = {10, 20, 50, 100, 1000};
   struct row {
     const char* name;
@@ -307,11 +155,11 @@ void table2(context<Backend>& ctx, const options& o, Sampler& sampler, Evaluator
     std::printf("\n");
   }
   write_file_atomically(o.out / "table2.csv", csv);
-  std::printf("wrote %s\n", (o.out / "table2.csv").c_str());
+  written.add(o.out / "table2.csv");
 }
 
 /// Runs the figure script on DIR/samples.npy and DIR/reference.npy, or says why not.
-inline void plot(const options& o) {
+inline void plot(const options& o, examples::written_files& written) {
   // The python3 first on PATH (a virtual environment's, a pyenv's) may lack matplotlib where Debian's has it.
   std::string python;
   for (const char* candidate : {"python3", "/usr/bin/python3"})
@@ -330,18 +178,69 @@ inline void plot(const options& o) {
   const std::string command =
       detail::concat(python, " '", o.plot_script.string(), "' '", (o.out / "samples.npy").string(), "' '",
                      (o.out / "reference.npy").string(), "' '", (o.out / "lorenz63.png").string(), "'");
-  if (std::system(command.c_str()) != 0) std::printf("figure: the script failed: %s\n", command.c_str());
+  if (std::system(command.c_str()) != 0)
+    std::printf("figure: the script failed: %s\n", command.c_str());
+  else
+    written.add(o.out / "lorenz63.png");
 }
 
-/// The run, on Backend. Returns the process exit code.
+/// A loss for a progress line: "-" until one has been computed.
+inline std::string loss_text(double loss) { return std::isfinite(loss) ? format_number("%.4f", loss) : "-"; }
+
+/// A progress line on stderr, rewritten in place: "\r<label> <done>/<total> (<percent>), <elapsed>, ETA <left>".
+inline void progress_line(const char* label, std::size_t done, std::size_t total,
+                          std::chrono::steady_clock::time_point start) {
+  const double elapsed = seconds_since(start);
+  const double left = done > 0 ? elapsed * static_cast<double>(total - done) / static_cast<double>(done) : 0.0;
+  std::fprintf(stderr, "\r%s %zu/%zu (%5.1f%%), %s, ETA %s   ", label, done, total,
+               100.0 * static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(total, 1)),
+               duration_text(elapsed).c_str(), duration_text(left).c_str());
+  if (done == total) std::fprintf(stderr, "\n");
+}
+
+/// The run, on Backend. Returns the process exit code. The options were checked by parse(); the network, the
+/// trainer and a resumed checkpoint are set up before the data, so that what they refuse costs no work either.
 template <class Backend>
 int run(context<Backend>& ctx, const options& o) {
   using clock = std::chrono::steady_clock;
-  std::filesystem::create_directories(o.out);
+  examples::written_files written;
   const auto head = diffusion::parse_parameterisation(o.head);
   const auto schedule = diffusion::noise_schedule::make(diffusion::parse_schedule_kind(o.schedule));
+  const diffusion::sampler_options so{
+      o.sampler == "ddpm" ? diffusion::sampler_kind::ddpm : diffusion::sampler_kind::ddim, o.sampler_steps, o.eta};
 
-  // 1. Data: the paper's three sets from one generator, normalised.
+  // 1. The network and its trainer, resumable, with a checkpoint every 1000 steps.
+  philox init(o.seed);
+  nn::denoising_resnet<float, Backend> net(ctx, init, o.network);
+  std::size_t parameters = 0;
+  for (const auto* p : net.parameters()) parameters += p->value.size();
+  std::printf("network: hidden %zu, %zu blocks, embedding %zu: %zu parameters\n", o.network.hidden, o.network.blocks,
+              o.network.embedding, parameters);
+  diffusion::trainer_options to;
+  to.batch = o.batch;
+  to.steps = o.train_steps;
+  to.lr = o.lr;
+  to.decay = o.lr_decay == "cosine" ? diffusion::lr_decay::cosine : diffusion::lr_decay::constant;
+  to.warmup_steps = o.warmup;
+  to.final_lr_fraction = o.final_lr;
+  to.seed = o.seed;
+  to.validate_every = 500;
+  to.checkpoint = o.out / "model.safetensors";
+  to.checkpoint_every = 1000;
+  to.progress_every = 100;
+  to.progress = [](const diffusion::training_progress& p) {
+    std::fprintf(stderr, "\rtrain: step %zu/%zu  loss %s  val %s  %.0f samples/s  ETA %s   ", p.step, p.steps,
+                 loss_text(p.loss).c_str(), loss_text(p.validation_loss).c_str(), p.samples_per_second,
+                 duration_text(p.eta_seconds).c_str());
+    if (p.step == p.steps) std::fprintf(stderr, "\n");
+  };
+  diffusion::trainer<float, Backend> trainer(ctx, net, schedule, head, to);
+  if (o.resume && std::filesystem::exists(to.checkpoint)) {
+    trainer.load_checkpoint(to.checkpoint);
+    std::printf("resumed from %s at step %zu\n", to.checkpoint.c_str(), trainer.step());
+  }
+
+  // 2. Data: the paper's three sets from one generator, normalised.
   auto t0 = clock::now();
   systems::lorenz63_dataset_options d;
   d.train_members = o.train_members;
@@ -362,62 +261,40 @@ int run(context<Backend>& ctx, const options& o) {
   std::printf("data: %zu train, %zu validation, %zu test states (%.1f s)\n", n_train, validation.extent(0), n_test,
               seconds_since(t0));
 
-  // 2. Training, resumable, with a checkpoint every 1000 steps.
-  philox init(o.seed);
-  nn::denoising_resnet<float, Backend> net(ctx, init, o.network);
-  std::size_t parameters = 0;
-  for (const auto* p : net.parameters()) parameters += p->value.size();
-  std::printf("network: hidden %zu, %zu blocks, embedding %zu: %zu parameters\n", o.network.hidden, o.network.blocks,
-              o.network.embedding, parameters);
-  diffusion::trainer_options to;
-  to.batch = o.batch;
-  to.steps = o.train_steps;
-  to.lr = o.lr;
-  to.decay = o.lr_decay == "cosine" ? diffusion::lr_decay::cosine : diffusion::lr_decay::constant;
-  to.warmup_steps = o.warmup;
-  to.final_lr_fraction = o.final_lr;
-  to.seed = o.seed;
-  to.validate_every = 500;
-  to.checkpoint = o.out / "model.safetensors";
-  to.checkpoint_every = 1000;
-  to.progress_every = 100;
-  to.progress = [](const diffusion::training_progress& p) {
-    std::fprintf(stderr, "\rtrain: step %zu/%zu  loss %.4f  val %.4f  %.0f samples/s  ETA %s   ", p.step, p.steps,
-                 p.loss, p.validation_loss, p.samples_per_second, duration_text(p.eta_seconds).c_str());
-    if (p.step == p.steps) std::fprintf(stderr, "\n");
-  };
-  diffusion::trainer<float, Backend> trainer(ctx, net, schedule, head, to);
-  if (o.resume && std::filesystem::exists(to.checkpoint)) {
-    trainer.load_checkpoint(to.checkpoint);
-    std::printf("resumed from %s at step %zu\n", to.checkpoint.c_str(), trainer.step());
-  }
+  // 3. Training.
   t0 = clock::now();
   const std::size_t start_step = trainer.step();
   trainer.train(train, validation);
   const double train_seconds = seconds_since(t0);
-  std::printf("training: %zu steps of %zu in %.1f s (%.0f samples/s), validation loss %.4f\n",
+  std::printf("training: %zu steps of %zu in %.1f s (%.0f samples/s), validation loss %s\n",
               trainer.step() - start_step, o.batch, train_seconds,
               static_cast<double>((trainer.step() - start_step) * o.batch) / std::max(train_seconds, 1e-9),
-              trainer.last_validation_loss());
+              loss_text(trainer.last_validation_loss()).c_str());
+  if (std::filesystem::exists(to.checkpoint)) written.add(to.checkpoint);
   if (o.use_ema) trainer.average().copy_to(ctx);
 
-  // 3. Sampling.
+  // 4. Sampling.
   diffusion::sampler<float, Backend> sampler(ctx, net, schedule, head);
-  const diffusion::sampler_options so{
-      o.sampler == "ddpm" ? diffusion::sampler_kind::ddpm : diffusion::sampler_kind::ddim, o.sampler_steps, o.eta};
   tensor<float, Backend> samples({o.samples, 3});
   philox gen(o.seed, 1);
   t0 = clock::now();
+  sampler.set_progress([t0, last = std::size_t{0}](std::size_t done, std::size_t total) mutable {
+    // About every 1% of the sample-steps, and at the end.
+    if (done != total && done - last < total / 100) return;
+    last = done;
+    progress_line("sampling: sample-steps", done, total, t0);
+  });
   sampler.sample(gen, samples.view(), so);
+  sampler.set_progress({});  // Table 2's draws print their own lines
   const double sample_seconds = seconds_since(t0);
   std::printf("sampling: %zu samples x %zu %s steps in %.1f s (%.3g sample-steps/s)\n", o.samples, o.sampler_steps,
               std::string(diffusion::to_string(so.kind)).c_str(), sample_seconds,
               static_cast<double>(o.samples * o.sampler_steps) / sample_seconds);
   const auto host_samples = to_backend<cpu>(ctx, samples);
   save_npy(o.out / "samples.npy", host_samples.view());
-  std::printf("wrote %s\n", (o.out / "samples.npy").c_str());
+  written.add(o.out / "samples.npy");
 
-  // 4. The five metrics against the test set, with the FSD network trained on the train trajectories and the
+  // 5. The five metrics against the test set, with the FSD network trained on the train trajectories and the
   // Hellinger floor drawn from the validation trajectory.
   t0 = clock::now();
   philox surrogate_init(o.seed, 2);
@@ -436,13 +313,20 @@ int run(context<Backend>& ctx, const options& o) {
   std::printf("FSD feature network: %zu steps, final loss %.3g (%.1f s)\n", so2.steps, surrogate_loss,
               seconds_since(t0));
   t0 = clock::now();
-  metrics::evaluator<float, Backend> evaluator(ctx, test, validation, &features);
+  metrics::evaluation_options eo;
+  eo.progress = [t0](std::string_view stage, std::size_t done, std::size_t total) {
+    std::fprintf(stderr, "\rmetrics: %zu/%zu, %s: %-24s", done, total, duration_text(seconds_since(t0)).c_str(),
+                 std::string(stage).c_str());
+    if (done == total) std::fprintf(stderr, "\n");
+  };
+  std::fprintf(stderr, "metrics: indexing the %zu test states\n", n_test);
+  metrics::evaluator<float, Backend> evaluator(ctx, test, validation, &features, eo);
   const metrics::evaluation e = evaluator.evaluate(ctx, samples.view());
   std::printf("metrics: %.1f s\n\n", seconds_since(t0));
   print_table1(o, e);
-  write_csv(o.out / "metrics.csv", o, e);
+  write_csv(o.out / "metrics.csv", o, e, written);
 
-  if (o.table2) table2(ctx, o, sampler, evaluator);
+  if (o.table2) table2(ctx, o, sampler, evaluator, written);
 
   // A Fig. 6-like figure: projections and marginals of the samples beside 1e5 states of the test trajectories.
   const std::size_t shown = std::min<std::size_t>(n_test, 100'000);
@@ -453,7 +337,9 @@ int run(context<Backend>& ctx, const options& o) {
       for (std::size_t k = 0; k < 3; ++k) reference[3 * i + k] = host_test[(i * (n_test / shown)) * 3 + k];
   }
   save_npy(o.out / "reference.npy", reference.view());
-  plot(o);
+  written.add(o.out / "reference.npy");
+  plot(o, written);
+  written.print_summary();
   return 0;
 }
 

@@ -6,6 +6,9 @@
 //   5. writes the activations as .npy, reads them back and compares.
 // Usage: quickstart [--threads N] [--out DIR] [--repeat R]
 #include <attractor/attractor.hpp>
+
+#include "cli.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -25,29 +28,17 @@ struct options {
 
 options parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&](const char* name) -> std::string {
-      if (i + 1 >= argc) fail("quickstart", detail::concat("a value after ", name), "nothing");
-      return argv[++i];
-    };
-    if (arg == "--threads") {
-      o.threads = std::stoi(value("--threads"));
-    } else if (arg == "--out") {
-      o.out = value("--out");
-    } else if (arg == "--repeat") {
-      o.repeat = std::max(1, std::stoi(value("--repeat")));
-    } else if (arg == "--help" || arg == "-h") {
-      std::printf(
-          "usage: quickstart [--threads N] [--out DIR] [--repeat R]\n"
-          "  --threads N  cpu threads (default: all OpenMP offers)\n"
-          "  --out DIR    where activations.npy is written (default: out)\n"
-          "  --repeat R   GEMM repetitions to time (default: 20)\n");
-      std::exit(0);
-    } else {
-      fail("quickstart", "--threads, --out, --repeat or --help", arg);
-    }
-  }
+  CLI::App app(
+      "A tour of the foundation on the cpu backend: Philox draws, the network's widest GEMM, reductions, "
+      "segment sums and a .npy round trip.",
+      "quickstart");
+  app.add_option("--threads", o.threads, "cpu threads (default 0: all OpenMP offers)")
+      ->check(examples::count_in(0, 1024));
+  app.add_option("--out", o.out, "where activations.npy is written (default: out); checked for writing first");
+  app.add_option("--repeat", o.repeat, "GEMM repetitions to time (default: 20)")
+      ->check(examples::count_in(1, 1'000'000));
+  examples::parse_or_exit(app, argc, argv);
+  examples::require_writable_folder(o.out, "quickstart", "--out");
   return o;
 }
 
@@ -107,7 +98,6 @@ int main(int argc, char** argv) try {
               direct);
 
   // 5. .npy round trip.
-  std::filesystem::create_directories(opt.out);
   const auto path = opt.out / "activations.npy";
   save_npy(path, out);
   const auto back = load_npy<float>(path);

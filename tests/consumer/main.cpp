@@ -2,6 +2,11 @@
 #include <attractor/attractor.hpp>
 #include <cstdio>
 
+// The project defaults to Release when configured without a build type (see CMakeLists.txt); NDEBUG comes with it.
+#if defined(ATTRACTOR_CONSUMER_EXPECT_RELEASE) && !defined(NDEBUG)
+#error "the consumer was built without Release's flags: its default build type did not apply"
+#endif
+
 int main() {
   using namespace attractor;
   context<cpu> ctx;

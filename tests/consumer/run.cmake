@@ -4,7 +4,7 @@
 #   fetch_content:    FetchContent_Declare(SOURCE_DIR <source tree>)
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(args -S "${SOURCE_DIR}/tests/consumer" -B "${WORK_DIR}/build" -G "${GENERATOR}" -DMODE=${MODE}
-         -DATTRACTOR_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release)
+         -DATTRACTOR_SOURCE_DIR=${SOURCE_DIR})  # no build type: the project's Release default is under test
 if(MODE STREQUAL "find_package")
   execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix"
                   RESULT_VARIABLE rc OUTPUT_QUIET)
