@@ -3,8 +3,8 @@
 //
 // doctest's Approx(v).epsilon(e) passes when |a - v| < e (scale + max(|a|, |v|)), with scale 1 unless set: about e in
 // absolute terms for values well below 1 and about e relative for values well above, so for a value far from 1 its
-// tolerance is not the one it appears to be (Approx(2.43e-6).epsilon(0.01) passes any value within 0.01 of it). Every
-// test compares with one of these two instead, or with Approx only where the value is near 1 in magnitude.
+// tolerance is not the one it appears to be (Approx(2.43e-6).epsilon(0.01) passes any value within 0.01 of it). Tests
+// compare with one of these two instead, or with an Approx whose scale is set on purpose and said (docs/mutation.md).
 #pragma once
 
 #include <cmath>
