@@ -8,7 +8,7 @@
 #include "written_files.hpp"
 
 #include <attractor/core/error.hpp>
-#include <attractor/core/file.hpp>
+#include <attractor/io/file.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

@@ -7,11 +7,11 @@
 // after the train and validation sets' initial draws, N(0, 0.001^2 I), 100000 spin-up steps at dt = 0.01), in
 // physical units, integrated on the fly from the end of the spin-up. The initial ensembles are climatological states
 // (independent spin-ups). Run with --help for the options.
-#include <attractor/core/file.hpp>
 #include <attractor/da.hpp>
 #include <attractor/diffusion.hpp>
+#include <attractor/io/file.hpp>
+#include <attractor/io/npy.hpp>
 #include <attractor/systems.hpp>
-#include <attractor/tensor/npy.hpp>
 
 #include "cli.hpp"
 

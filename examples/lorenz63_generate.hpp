@@ -3,12 +3,12 @@
 // paper's five metrics and print them laid out like Table 1, beside the paper's row.
 #pragma once
 
-#include <attractor/core/file.hpp>
 #include <attractor/diffusion.hpp>
+#include <attractor/io/file.hpp>
+#include <attractor/io/npy.hpp>
 #include <attractor/metrics.hpp>
 #include <attractor/nn.hpp>
 #include <attractor/systems.hpp>
-#include <attractor/tensor/npy.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "attractor/metrics.hpp"
-#include "attractor/nn/safetensors.hpp"
+#include "attractor/nn/checkpoint.hpp"
 #include "attractor/systems/lorenz63.hpp"
 #include "file_helpers.hpp"
 #include "tolerance.hpp"

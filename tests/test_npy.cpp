@@ -1,6 +1,6 @@
 // .npy load/save: round trips, byte-exact agreement with numpy, every rejected input, a fuzz loop, and the
 // temporary-file-and-rename behaviour of save.
-#include "attractor/tensor/npy.hpp"
+#include "attractor/io/npy.hpp"
 
 #include <doctest/doctest.h>
 

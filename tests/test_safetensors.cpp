@@ -1,7 +1,7 @@
 // safetensors checkpoints: round trips, byte-exact agreement with the Python `safetensors` package, every rejected
 // input, a fuzz loop over parse, the temporary-file-and-rename behaviour of save, and load_parameters' all-or-nothing
 // checks.
-#include "attractor/nn/safetensors.hpp"
+#include "attractor/nn/checkpoint.hpp"
 
 #include <doctest/doctest.h>
 

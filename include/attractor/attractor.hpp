@@ -7,6 +7,7 @@
 #include "attractor/core.hpp"
 #include "attractor/da.hpp"
 #include "attractor/diffusion.hpp"
+#include "attractor/io.hpp"
 #include "attractor/metrics.hpp"
 #include "attractor/nn.hpp"
 #include "attractor/random.hpp"

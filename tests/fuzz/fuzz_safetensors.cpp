@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "attractor/nn/safetensors.hpp"
+#include "attractor/io/safetensors.hpp"
 
 namespace {
 
@@ -30,14 +30,13 @@ void write_seeds(const std::filesystem::path& dir) {
     for (auto& x : *t) x = (v *= -1.5f);
   s[0] = 2.5;
   for (std::size_t i = 0; i < d.size(); ++i) d[i] = 0.1 * static_cast<double>(i);
-  using attractor::nn::save_safetensors;
+  using attractor::save_safetensors;
   save_safetensors(dir / "seed_f32.safetensors", {{"inp.weight", w}, {"inp.bias", b}});
   save_safetensors(dir / "seed_mixed.safetensors",
                    {{"blocks.0.film.weight", k}, {"scale", s}, {"cov", d}, {"empty", e}},
                    {{"format", "pt"}, {"note", "caf\xc3\xa9 \"quoted\"\n"}});
   save_safetensors(dir / "seed_f64.safetensors", {{"x", d}});
-  save_safetensors(dir / "seed_empty.safetensors",
-                   std::vector<std::pair<std::string, attractor::nn::safetensors_view>>{});
+  save_safetensors(dir / "seed_empty.safetensors", std::vector<std::pair<std::string, attractor::safetensors_view>>{});
 }
 
 }  // namespace
@@ -49,7 +48,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const auto file = attractor::nn::safetensors_file::parse(std::as_bytes(std::span(data, size)));
+    const auto file = attractor::safetensors_file::parse(std::as_bytes(std::span(data, size)));
     for (const auto& name : file.names()) {
       const auto& info = file.info(name);
       if (info.extents.size() > attractor::max_rank) continue;

@@ -26,8 +26,9 @@
 
 #include "attractor/backend/tags.hpp"
 #include "attractor/core/error.hpp"
-#include "attractor/core/file.hpp"
 #include "attractor/core/scalar_traits.hpp"
+#include "attractor/io/file.hpp"
+#include "attractor/io/scan.hpp"
 #include "attractor/tensor/shape.hpp"
 #include "attractor/tensor/tensor.hpp"
 
@@ -42,7 +43,7 @@ inline constexpr char magic[] = "\x93NUMPY";
 inline constexpr std::size_t magic_size = 6;
 inline constexpr std::size_t align = 64;
 
-using detail::quote;  // core/file.hpp
+using detail::quote;  // io/file.hpp
 
 /// The dtype name numpy would print for a descr we know, to make mismatch messages readable.
 inline std::string describe(std::string_view descr) {
@@ -158,18 +159,10 @@ private:
   }
   std::uint64_t integer() {
     skip_space();
-    const std::size_t start = pos_;
     std::uint64_t v = 0;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
-      const auto d = static_cast<std::uint64_t>(text_[pos_] - '0');
-      if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) {
-        pos_ = start;
-        malformed("an extent that fits in 64 bits");
-      }
-      v = v * 10 + d;
-      ++pos_;
-    }
-    if (pos_ == start) malformed("a non-negative integer extent");
+    const scanned s = scan_uint64(text_, pos_, v);
+    if (s == scanned::overflow) malformed("an extent that fits in 64 bits");
+    if (s == scanned::no_digits) malformed("a non-negative integer extent");
     if (peek() == 'L' || peek() == 'l') ++pos_;  // files written by Python 2
     return v;
   }

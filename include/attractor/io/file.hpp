@@ -1,4 +1,4 @@
-// File helpers shared by the loaders and savers of the library (.npy in tensor/, safetensors in nn/):
+// File helpers shared by the loaders and savers of the library (.npy and safetensors, beside it in io/):
 //
 // - quote(): a printable rendering of untrusted bytes for error messages;
 // - input_file: a regular file opened for binary reading, its size known before anything is read, every failure
