@@ -102,7 +102,10 @@ void BM_ddm50(benchmark::State& state) {
   diffusion::sampler<float, cpu> sampler(net_ctx, net, diffusion::noise_schedule::cosine(),
                                          diffusion::parameterisation::velocity);
   da::enoi<double, da::diffusion_source<double, float, cpu>> method(
-      da::diffusion_source<double, float, cpu>(net_ctx, sampler, 13), 50, "ddm");
+      da::diffusion_source<double, float, cpu>(
+          net_ctx, sampler, da::normaliser(systems::lorenz63_climatology::mean, systems::lorenz63_climatology::std),
+          13),
+      50, "ddm");
   run_cycles(state, method, net_ctx.threads(), 20);
 }
 

@@ -353,7 +353,10 @@ da::twin_result with_method(const std::string& method, std::size_t members, doub
     require(std::abs(factor - static_cast<double>(k)) < 1e-9, "lorenz63_assimilate",
             "a whole diffusion step as the ddm factor", factor);
     da::enoi<double, da::diffusion_source<double, float, cpu>> m(
-        da::diffusion_source<double, float, cpu>(ddm->ctx, ddm->sampler, k), members, "ddm");
+        da::diffusion_source<double, float, cpu>(
+            ddm->ctx, ddm->sampler,
+            da::normaliser(systems::lorenz63_climatology::mean, systems::lorenz63_climatology::std), k),
+        members, "ddm");
     return run(m);
   }
   fail("lorenz63_assimilate", "--method enoi-diag, enoi-full, 3dvar, etkf or ddm", method);

@@ -11,6 +11,7 @@
 #include "attractor/diffusion/sampler.hpp"
 #include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/random/philox.hpp"
+#include "attractor/systems/lorenz63.hpp"
 
 namespace attractor_test {
 
@@ -43,7 +44,9 @@ std::vector<double> diffusion_members(attractor::context<Backend>& ctx, std::siz
   nn::denoising_resnet<float, Backend> net(ctx, init);
   diffusion::sampler<float, Backend> sampler(ctx, net, diffusion::noise_schedule::cosine(),
                                              diffusion::parameterisation::velocity);
-  da::diffusion_source<double, float, Backend> source(ctx, sampler, 13);
+  using climatology = systems::lorenz63_climatology;
+  da::diffusion_source<double, float, Backend> source(ctx, sampler, da::normaliser(climatology::mean, climatology::std),
+                                                      13);
   context<cpu> host;
   tensor<double, cpu> x_det({experiments, 3});
   for (std::size_t e = 0; e < experiments; ++e) {

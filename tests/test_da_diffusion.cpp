@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "attractor/da/diffusion_source.hpp"
+#include "attractor/systems/lorenz63.hpp"
 #include "gaussian_denoiser.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ using attractor::cpu;
 using attractor::philox;
 using attractor::tensor;
 namespace diffusion = attractor::diffusion;
+namespace da = attractor::da;
 using source_type = attractor::da::diffusion_source<double, float, cpu, attractor_test::gaussian_denoiser>;
 
 attractor_test::gaussian_denoiser climatology() {
@@ -28,6 +30,12 @@ attractor_test::gaussian_denoiser climatology() {
                                       diffusion::noise_schedule::cosine(), diffusion::parameterisation::velocity};
   g.cov << 1.0, 0.6, 0.0, 0.6, 1.0, 0.2, 0.0, 0.2, 0.8;
   return g;
+}
+
+/// The paper's normalisation: the Lorenz-63 climatology.
+attractor::da::normaliser lorenz63_normaliser() {
+  using c = attractor::systems::lorenz63_climatology;
+  return {c::mean, c::std};
 }
 
 }  // namespace
@@ -38,10 +46,10 @@ TEST_CASE("da: the diffusion source draws members from the closed form of partia
   diffusion::sampler<float, cpu, attractor_test::gaussian_denoiser> sampler(ctx, model, model.schedule, model.head);
   // k = 130 on a 1000-step DDPM grid: t = 130, the paper's pseudo-time (13 steps of its 100-step grid), with a fine
   // grid so that the sampler's discretisation error is far below the sampling error.
-  source_type source(ctx, sampler, 130, 1000);
+  source_type source(ctx, sampler, lorenz63_normaliser(), 130, 1000);
   CHECK(source.pseudo_time() == 130);
   const std::array<double, 3> mean{1.0, -2.0, 20.0}, sd{2.0, 3.0, 4.0};
-  source_type scaled(ctx, sampler, 130, 1000, diffusion::sampler_kind::ddpm, mean, sd);
+  source_type scaled(ctx, sampler, da::normaliser(mean, sd), 130, 1000, diffusion::sampler_kind::ddpm);
   const std::size_t experiments = 2, N = 6000;
   tensor<double, cpu> x_det({experiments, 3});
   const double runs[2][3] = {{3.0, 1.0, 22.0}, {-1.0, -5.0, 16.0}};  // physical units
@@ -81,10 +89,16 @@ TEST_CASE("da: the diffusion source refuses bad arguments") {
   context<cpu> ctx;
   auto model = climatology();
   diffusion::sampler<float, cpu, attractor_test::gaussian_denoiser> sampler(ctx, model, model.schedule, model.head);
-  CHECK_THROWS_AS(source_type(ctx, sampler, 0, 100), attractor::error);
-  CHECK_THROWS_AS(source_type(ctx, sampler, 101, 100), attractor::error);
-  CHECK_THROWS_AS(source_type(ctx, sampler, 13, 0), attractor::error);
-  source_type source(ctx, sampler, 13, 100);
+  CHECK_THROWS_AS(source_type(ctx, sampler, lorenz63_normaliser(), 0, 100), attractor::error);
+  CHECK_THROWS_AS(source_type(ctx, sampler, lorenz63_normaliser(), 101, 100), attractor::error);
+  CHECK_THROWS_AS(source_type(ctx, sampler, lorenz63_normaliser(), 13, 0), attractor::error);
+  CHECK_THROWS_WITH_AS(da::normaliser({0.0, 1.0}, {1.0}), doctest::Contains("as many of each"), attractor::error);
+  CHECK_THROWS_WITH_AS(da::normaliser({0.0, 1.0}, {1.0, 0.0}), doctest::Contains("finite standard deviations > 0"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS(da::normaliser({std::nan(""), 1.0}, {1.0, 1.0}), doctest::Contains("the means"),
+                       attractor::error);
+  CHECK_THROWS_AS(da::normaliser({}, {}), attractor::error);
+  source_type source(ctx, sampler, lorenz63_normaliser(), 13, 100);
   CHECK(source.pseudo_time() == 130);
   philox gen(1);
   tensor<double, cpu> x_det({2, 3}), wrong({2, 2}), E({2, 3, 5}), E_wrong({3, 3, 5});
