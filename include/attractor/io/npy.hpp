@@ -69,9 +69,9 @@ struct header {
 /// Recursive-descent parser for the Python dict literal numpy writes, e.g.
 /// "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }". Keys in any order, any whitespace,
 /// optional trailing commas, single or double quotes, Python-2 "L" suffixes on integers.
-class header_parser {
+class header_parser : text_cursor {
 public:
-  header_parser(std::string_view text, std::string_view fn) : text_(text), fn_(fn) {}
+  header_parser(std::string_view text, std::string_view fn) : text_cursor(text, fn) {}
 
   header parse() {
     header h;
@@ -119,18 +119,6 @@ private:
   [[noreturn]] void malformed(std::string_view what) const {
     fail(fn_, detail::concat("malformed header: expected ", what, " at byte ", pos_, ", got ",
                              pos_ < text_.size() ? quote(text_.substr(pos_), 20) : "the end of the header"));
-  }
-  void skip_space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-  [[nodiscard]] char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-  bool accept(char c) {
-    skip_space();
-    if (pos_ == text_.size() || text_[pos_] != c) return false;
-    ++pos_;
-    return true;
   }
   void expect(char c, std::string_view what) {
     if (!accept(c)) malformed(what);
@@ -183,10 +171,6 @@ private:
       if (accept(')')) return dims;
     }
   }
-
-  std::string_view text_;
-  std::string_view fn_;
-  std::size_t pos_ = 0;
 };
 
 /// The header dict numpy writes for this dtype and shape (numpy >= 1.23: keys sorted, 'shape' repr, then room

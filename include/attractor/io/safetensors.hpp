@@ -212,9 +212,9 @@ struct header {
 
 /// Parser for exactly the JSON of a safetensors header. Recursion is fixed (object -> tensor entry -> array of
 /// integers, or object -> metadata object of strings): no input makes it go deeper, and every read is bounds-checked.
-class header_parser {
+class header_parser : text_cursor {
 public:
-  header_parser(std::string_view text, std::string_view fn) : text_(text), fn_(fn) {}
+  header_parser(std::string_view text, std::string_view fn) : text_cursor(text, fn) {}
 
   header parse() {
     if (const std::size_t bad = invalid_utf8(text_); bad != std::string_view::npos) {
@@ -258,19 +258,6 @@ private:
   [[noreturn]] void duplicate(std::size_t at, const std::string& key) {
     pos_ = at;
     fail(fn_, concat("malformed header: expected each key once, got ", quote(key, 60), " twice (at byte ", at, ")"));
-  }
-  std::size_t skip_space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-    return pos_;
-  }
-  [[nodiscard]] char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-  bool accept(char c) {
-    skip_space();
-    if (pos_ == text_.size() || text_[pos_] != c) return false;
-    ++pos_;
-    return true;
   }
   void expect(char c, std::string_view what) {
     if (!accept(c)) malformed(what);
@@ -462,10 +449,6 @@ private:
       return out;
     }
   }
-
-  std::string_view text_;
-  std::string_view fn_;
-  std::size_t pos_ = 0;
 };
 
 /// Checks every entry against the dtype table and the data section of `data_size` bytes (see the file comment).

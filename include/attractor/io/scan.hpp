@@ -1,4 +1,5 @@
-// The strict integer scanner shared by the file formats' header parsers (.npy's Python dict, safetensors' JSON).
+// What the file formats' header parsers (.npy's Python dict, safetensors' JSON) share: a read position in the header
+// text with its whitespace, look-ahead and punctuation, and the strict integer scanner.
 #pragma once
 
 #include <cstddef>
@@ -28,5 +29,32 @@ inline scanned scan_uint64(std::string_view text, std::size_t& pos, std::uint64_
   }
   return pos == start ? scanned::no_digits : scanned::value;
 }
+
+/// A read position in a header's text, for a recursive-descent parser to derive from: every read is bounds-checked.
+/// `fn` names the public function whose messages the parser's errors carry.
+class text_cursor {
+protected:
+  text_cursor(std::string_view text, std::string_view fn) : text_(text), fn_(fn) {}
+
+  /// Skips spaces, tabs and line breaks (JSON's whitespace); returns the position after them.
+  std::size_t skip_space() {
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
+      ++pos_;
+    return pos_;
+  }
+  [[nodiscard]] char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+  /// Consumes `c` after any whitespace, if it is there.
+  bool accept(char c) {
+    skip_space();
+    if (pos_ == text_.size() || text_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+
+  std::string_view text_;
+  std::string_view fn_;
+  std::size_t pos_ = 0;
+};
 
 }  // namespace attractor::detail
