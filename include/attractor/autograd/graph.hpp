@@ -348,7 +348,7 @@ public:
     add_op(
         [=, this] {
           const std::int32_t* idx = indices_[index.id].data();
-          if constexpr (std::is_same_v<Backend, cpu>) validate_segment_keys(idx, n, rows, "graph::gather_rows");
+          if constexpr (host_accessible<Backend>) validate_segment_keys(idx, n, rows, "graph::gather_rows");
           for_each_row_col(ctx(), n, cols, kernels::gather_rows<Scalar>{data(y), data(x), idx, cols});
         },
         [=, this] {

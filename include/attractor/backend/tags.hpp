@@ -19,4 +19,11 @@ struct cuda {
 template <class Backend>
 concept backend_tag = std::same_as<Backend, cpu> || std::same_as<Backend, cuda>;
 
+/// Whether host code may read and write a backend's memory through plain pointers (tensor element access, checks
+/// and copies that need no transfer). One trait instead of a comparison with cpu at each place that means this.
+template <class Backend>
+inline constexpr bool host_accessible = false;
+template <>
+inline constexpr bool host_accessible<cpu> = true;
+
 }  // namespace attractor

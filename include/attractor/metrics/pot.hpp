@@ -67,7 +67,7 @@ pot_thresholds quantile_thresholds(context<Backend>& ctx, const Reference& refer
   const std::size_t n = r.extent(0), d = r.extent(1);
   std::vector<scalar> copy;  // the host copy of a reference on another backend
   const scalar* host = r.data();
-  if constexpr (!std::is_same_v<Backend, cpu>) {
+  if constexpr (!host_accessible<Backend>) {
     copy.resize(n * d);
     transfer<Backend, cpu>::run(ctx, r.data(), copy.data(), n * d);
     host = copy.data();

@@ -30,7 +30,7 @@ struct not_finite_indicator {
 template <class Backend, class T>
 void require_finite(context<Backend>& ctx, tensor_view<T, Backend> x, std::string_view fn, std::string_view what) {
   using scalar = std::remove_const_t<T>;
-  if constexpr (std::is_same_v<Backend, cpu>) {
+  if constexpr (host_accessible<Backend>) {
     require_finite(x.data(), x.size(), fn, what);
   } else {
     constexpr std::size_t chunk = std::size_t{1} << 22;  // below 2^24, exact in float

@@ -63,7 +63,7 @@ public:
 
   /// Host access by multi-index; checked. For tests and small host-side work, not for hot loops.
   template <class... I>
-  [[nodiscard]] T& at(I... index) const requires std::is_same_v<Backend, cpu> {
+  [[nodiscard]] T& at(I... index) const requires host_accessible<Backend> {
     constexpr std::size_t n = sizeof...(I);
     require(n == rank(), "tensor_view::at", detail::text(rank(), " indices"), n);
     const std::size_t idx[] = {static_cast<std::size_t>(index)...};
@@ -74,9 +74,9 @@ public:
     }
     return data_[flat];
   }
-  [[nodiscard]] T& operator[](std::size_t flat) const requires std::is_same_v<Backend, cpu> { return data_[flat]; }
-  [[nodiscard]] T* begin() const requires std::is_same_v<Backend, cpu> { return data_; }
-  [[nodiscard]] T* end() const requires std::is_same_v<Backend, cpu> { return data_ + size(); }
+  [[nodiscard]] T& operator[](std::size_t flat) const requires host_accessible<Backend> { return data_[flat]; }
+  [[nodiscard]] T* begin() const requires host_accessible<Backend> { return data_; }
+  [[nodiscard]] T* end() const requires host_accessible<Backend> { return data_ + size(); }
 
 private:
   T* data_ = nullptr;
@@ -134,21 +134,19 @@ public:
   }
 
   template <class... I>
-  [[nodiscard]] T& at(I... index) requires std::is_same_v<Backend, cpu> {
+  [[nodiscard]] T& at(I... index) requires host_accessible<Backend> {
     return view().at(index...);
   }
   template <class... I>
-  [[nodiscard]] const T& at(I... index) const requires std::is_same_v<Backend, cpu> {
+  [[nodiscard]] const T& at(I... index) const requires host_accessible<Backend> {
     return view().at(index...);
   }
-  [[nodiscard]] T& operator[](std::size_t flat) requires std::is_same_v<Backend, cpu> { return data()[flat]; }
-  [[nodiscard]] const T& operator[](std::size_t flat) const requires std::is_same_v<Backend, cpu> {
-    return data()[flat];
-  }
-  [[nodiscard]] T* begin() requires std::is_same_v<Backend, cpu> { return data(); }
-  [[nodiscard]] T* end() requires std::is_same_v<Backend, cpu> { return data() + size(); }
-  [[nodiscard]] const T* begin() const requires std::is_same_v<Backend, cpu> { return data(); }
-  [[nodiscard]] const T* end() const requires std::is_same_v<Backend, cpu> { return data() + size(); }
+  [[nodiscard]] T& operator[](std::size_t flat) requires host_accessible<Backend> { return data()[flat]; }
+  [[nodiscard]] const T& operator[](std::size_t flat) const requires host_accessible<Backend> { return data()[flat]; }
+  [[nodiscard]] T* begin() requires host_accessible<Backend> { return data(); }
+  [[nodiscard]] T* end() requires host_accessible<Backend> { return data() + size(); }
+  [[nodiscard]] const T* begin() const requires host_accessible<Backend> { return data(); }
+  [[nodiscard]] const T* end() const requires host_accessible<Backend> { return data() + size(); }
 
 private:
   buffer<T, Backend> storage_;
