@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "attractor/autograd/graph.hpp"
+#include "attractor/autograd/ops/reduce.hpp"
 #include "attractor/backend/context.hpp"
 #include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/nn/optim.hpp"
@@ -53,7 +54,7 @@ struct training_setup {
         g(ctx),
         pass(net.build(g, batch, mode)),
         target(g.input({batch, 3})),
-        loss(g.mse(pass.output, target)),
+        loss(attractor::autograd::mse(g, pass.output, target)),
         opt(ctx, net.parameters(), 3e-4) {
     attractor::fill_normal(ctx, gen, g.value_of(pass.input).data(), batch * 3);
     attractor::fill_normal(ctx, gen, g.value_of(target).data(), batch * 3);

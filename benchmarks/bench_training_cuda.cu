@@ -24,7 +24,7 @@ void BM_training_step_cuda(benchmark::State& state) {
   autograd::graph<float, cuda> g(ctx);
   const auto pass = net.build(g, batch, per_tau ? nn::conditioning::per_tau : nn::conditioning::per_sample);
   const auto target = g.input({batch, 3});
-  const auto loss = g.mse(pass.output, target);
+  const auto loss = autograd::mse(g, pass.output, target);
   nn::adam<float, cuda> opt(ctx, net.parameters(), 3e-4);
   philox data(2);
   fill_normal(ctx, data, g.value_of(pass.input));

@@ -1,11 +1,10 @@
-// The autograd graph: every operation's values against an independent computation, every operation's gradients
-// against central differences (check_gradients, in double), shape errors at build time, and steady-state steps
-// that allocate nothing.
+// The autograd graph: operations' values against an independent computation, shape errors at build time, gradient
+// bookkeeping (overwrite first, aliasing, reuse), the aliasing reshape, and steady-state steps that allocate nothing.
+// Every operation's gradients against central differences, and cpu against cuda, are the op table's (tests/ops/).
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,83 +29,18 @@ void set_random(cpu_graph& g, value v, std::uint64_t seed, double low = -1.0, do
   std::copy(values.begin(), values.end(), view.begin());
 }
 
-/// Builds loss = sum(op(inputs) * w) with a fixed random w, so every output element gets a distinct weight, checks
-/// every input's gradient by central differences and returns the largest relative error.
-double check_op(const std::string& name, const std::vector<shape>& input_shapes,
-                const std::function<value(cpu_graph&, const std::vector<value>&)>& op) {
-  context<cpu> ctx;
-  cpu_graph g(ctx);
-  std::vector<value> inputs;
-  for (std::size_t i = 0; i < input_shapes.size(); ++i) {
-    inputs.push_back(g.input(input_shapes[i], true));
-    set_random(g, inputs.back(), 100 + i);
-  }
-  const value out = op(g, inputs);
-  const value w = g.input(g.shape_of(out));
-  set_random(g, w, 7, 0.5, 1.5);
-  const value loss = g.sum(g.mul(out, w));
-  const auto check = autograd::check_gradients(g, loss, inputs);
-  MESSAGE("gradient check ", name, ": max relative error ", check.max_rel_error());
-  return check.max_rel_error();
-}
-
 }  // namespace
-
-TEST_CASE("every operation's gradient matches central differences") {
-  constexpr double tolerance = 1e-6;
-  CHECK(check_op("linear", {{5, 4}, {3, 4}, {3}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.linear(x[0], x[1], x[2]); }) < tolerance);
-  CHECK(check_op("linear without bias", {{5, 4}, {3, 4}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.linear(x[0], x[1]); }) < tolerance);
-  CHECK(check_op("add", {{4, 3}, {4, 3}}, [](cpu_graph& g, const std::vector<value>& x) { return g.add(x[0], x[1]); }) <
-        tolerance);
-  CHECK(check_op("add per feature", {{4, 3}, {3}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.add(x[0], x[1]); }) < tolerance);
-  CHECK(check_op("add per row", {{4, 3}, {4, 1}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.add(x[0], x[1]); }) < tolerance);
-  CHECK(check_op("mul", {{4, 3}, {4, 3}}, [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) <
-        tolerance);
-  CHECK(check_op("mul per feature", {{4, 3}, {3}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) < tolerance);
-  CHECK(check_op("mul per row", {{4, 3}, {4, 1}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.mul(x[0], x[1]); }) < tolerance);
-  CHECK(check_op("modulate", {{4, 3}, {4, 3}, {4, 3}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.modulate(x[0], x[1], x[2]); }) < tolerance);
-  CHECK(check_op("relu", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.relu(x[0]); }) < tolerance);
-  CHECK(check_op("silu", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.silu(x[0]); }) < tolerance);
-  CHECK(check_op("tanh", {{6, 5}}, [](cpu_graph& g, const std::vector<value>& x) { return g.tanh(x[0]); }) < tolerance);
-  CHECK(check_op("layer_norm", {{4, 7}}, [](cpu_graph& g, const std::vector<value>& x) { return g.layer_norm(x[0]); }) <
-        tolerance);
-  CHECK(check_op("concat", {{3, 2}, {3, 4}},
-                 [](cpu_graph& g, const std::vector<value>& x) { return g.concat(x[0], x[1]); }) < tolerance);
-  CHECK(check_op("split", {{3, 5}}, [](cpu_graph& g, const std::vector<value>& x) {
-          auto [a, b] = g.split(x[0], 2);
-          return g.concat(g.tanh(a), b);  // both halves reach the loss differently
-        }) < tolerance);
-  CHECK(check_op("sum", {{3, 4}}, [](cpu_graph& g, const std::vector<value>& x) { return g.sum(g.tanh(x[0])); }) <
-        tolerance);
-  CHECK(check_op("mean", {{3, 4}}, [](cpu_graph& g, const std::vector<value>& x) { return g.mean(g.tanh(x[0])); }) <
-        tolerance);
-  CHECK(check_op("mse", {{5, 3}, {5, 3}}, [](cpu_graph& g, const std::vector<value>& x) { return g.mse(x[0], x[1]); }) <
-        tolerance);
-  CHECK(check_op("gather_rows", {{4, 3}}, [](cpu_graph& g, const std::vector<value>& x) {
-          const auto idx = g.index_input(6);
-          const std::int32_t rows[] = {2, 0, 2, 3, 2, 0};  // repeats: the backward pass must sum them
-          std::copy(std::begin(rows), std::end(rows), g.index_of(idx).begin());
-          return g.gather_rows(x[0], idx);
-        }) < tolerance);
-}
 
 TEST_CASE_TEMPLATE("forward values match independent computations", Scalar, float, double) {
   context<cpu> ctx;
   graph<Scalar, cpu> g(ctx);
   const auto x = g.input({3, 4}), w = g.input({2, 4}), b = g.input({2}), t = g.input({3, 2});
-  const auto y = g.linear(x, w, b);
-  const auto ln = g.layer_norm(x);
-  const auto act = g.silu(x);
-  const auto loss = g.mse(y, t);
+  const auto y = autograd::linear(g, x, w, b);
+  const auto ln = autograd::layer_norm(g, x);
+  const auto act = autograd::silu(g, x);
+  const auto loss = autograd::mse(g, y, t);
   const auto idx = g.index_input(2);
-  const auto gathered = g.gather_rows(x, idx);
+  const auto gathered = autograd::gather_rows(g, x, idx);
   auto fill = [&](value v, std::uint64_t seed) {
     const auto r = attractor_test::random_vector<Scalar>(g.value_of(v).size(), seed);
     std::copy(r.begin(), r.end(), g.value_of(v).begin());
@@ -145,21 +79,66 @@ TEST_CASE_TEMPLATE("forward values match independent computations", Scalar, floa
   }
 }
 
+TEST_CASE("reshape aliases its operand's storage and gradient, with no copy") {
+  context<cpu> ctx;
+  cpu_graph g(ctx);
+  const value x = g.input({3, 4}, true);
+  set_random(g, x, 61);
+  const auto before = allocation_counter<cpu>::bytes;
+  const value v = autograd::reshape(g, x, {2, 6});
+  CHECK(allocation_counter<cpu>::bytes == before);
+  CHECK(g.shape_of(v) == shape{2, 6});
+  CHECK(g.value_of(v).data() == g.value_of(x).data());
+  CHECK(g.grad_of(v).data() == g.grad_of(x).data());
+  CHECK_THROWS_WITH_AS(autograd::reshape(g, x, {5}), doctest::Contains("graph::view: expected a shape of 12 elements"),
+                       attractor::error);
+  // d/dx (sum(v * v) + sum(x)) = 2 x + 1: the contributions through the view and through x add up.
+  const value loss = autograd::add(g, autograd::sum(g, autograd::mul(g, v, v)), autograd::sum(g, x));
+  attractor::fill(ctx, g.grad_of(x), std::nan(""));  // a first contribution that added would carry it through
+  g.forward();
+  g.backward(loss);
+  for (std::size_t i = 0; i < 12; ++i) CHECK(g.grad_of(x)[i] == absolute(2 * g.value_of(x)[i] + 1, 1e-15));
+}
+
+TEST_CASE("add and mul broadcast a per-channel vector over an (outer, channel, inner) split") {
+  context<cpu> ctx;
+  cpu_graph g(ctx);
+  const value a = g.input({2, 3, 2, 2}), b = g.input({3, 1, 1});
+  set_random(g, a, 71);
+  set_random(g, b, 72);
+  const value sum = autograd::add(g, a, b), product = autograd::mul(g, a, b);
+  g.forward();
+  const auto A = g.value_of(a), B = g.value_of(b);
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t i = 0; i < 4; ++i) {
+        const std::size_t k = (n * 3 + c) * 4 + i;
+        CHECK(g.value_of(sum)[k] == A[k] + B[c]);
+        CHECK(g.value_of(product)[k] == A[k] * B[c]);
+      }
+  const value wrong = g.input({3, 1});
+  CHECK_THROWS_WITH_AS(autograd::add(g, a, wrong),
+                       doctest::Contains("expected b of shape (2, 3, 2, 2), (2), (2, 1), (3, 1, 1) or (2, 1, 1, 1)"),
+                       attractor::error);
+}
+
 TEST_CASE("shape errors are reported when the graph is built") {
   context<cpu> ctx;
   cpu_graph g(ctx);
   const auto x = g.input({5, 4}), w = g.input({3, 5}), t = g.input({5, 2});
-  CHECK_THROWS_WITH_AS(g.linear(x, w),
-                       doctest::Contains("graph::linear: expected x (batch x in) and weight (out x in)"),
+  CHECK_THROWS_WITH_AS(autograd::linear(g, x, w),
+                       doctest::Contains("autograd::linear: expected x (batch x in) and weight (out x in)"),
                        attractor::error);
   const auto w_ok = g.input({3, 4}), bad_bias = g.input({4});
-  CHECK_THROWS_WITH_AS(g.linear(x, w_ok, bad_bias), doctest::Contains("bias of shape (3)"), attractor::error);
-  CHECK_THROWS_WITH_AS(g.add(x, t), doctest::Contains("graph::add: expected b of shape (5, 4), (4) or (5, 1)"),
+  CHECK_THROWS_WITH_AS(autograd::linear(g, x, w_ok, bad_bias), doctest::Contains("bias of shape (3)"),
                        attractor::error);
-  CHECK_THROWS_WITH_AS(g.mse(x, t), doctest::Contains("graph::mse: expected a target of shape (5, 4)"),
+  CHECK_THROWS_WITH_AS(autograd::add(g, x, t),
+                       doctest::Contains("autograd::add: expected b of shape (5, 4), (4) or (5, 1)"), attractor::error);
+  CHECK_THROWS_WITH_AS(autograd::mse(g, x, t), doctest::Contains("autograd::mse: expected a target of shape (5, 4)"),
                        attractor::error);
-  CHECK_THROWS_AS(g.split(x, 5), attractor::error);
-  CHECK_THROWS_WITH_AS(g.backward(g.sum(x)), doctest::Contains("a loss that depends on a parameter"), attractor::error);
+  CHECK_THROWS_AS(autograd::split(g, x, 5), attractor::error);
+  CHECK_THROWS_WITH_AS(g.backward(autograd::sum(g, x)), doctest::Contains("a loss that depends on a parameter"),
+                       attractor::error);
   CHECK_THROWS_WITH_AS(g.backward(x), doctest::Contains("a one-element loss"), attractor::error);
 }
 
@@ -168,7 +147,7 @@ TEST_CASE("gather_rows rejects an index out of range on cpu") {
   cpu_graph g(ctx);
   const auto x = g.input({4, 2});
   const auto idx = g.index_input(2);
-  g.gather_rows(x, idx);
+  autograd::gather_rows(g, x, idx);
   g.index_of(idx)[0] = 1;
   g.index_of(idx)[1] = 4;
   CHECK_THROWS_WITH_AS(g.forward(), doctest::Contains("keys in [0, 4), got 4 at row 1"), attractor::error);
@@ -181,7 +160,7 @@ TEST_CASE("parameters are leaves whose gradients backward() overwrites, and stea
   attractor::fill(ctx, b.value, 0.1f);
   graph<float, cpu> g(ctx);
   const auto x = g.input({16, 3}), t = g.input({16, 8});
-  const auto loss = g.mse(g.relu(g.linear(x, g.parameter(w), g.parameter(b))), t);
+  const auto loss = autograd::mse(g, autograd::relu(g, autograd::linear(g, x, g.parameter(w), g.parameter(b))), t);
   attractor::fill(ctx, g.value_of(x), 1.0f);
   attractor::fill(ctx, g.value_of(t), 0.0f);
   g.forward();
@@ -221,9 +200,10 @@ TEST_CASE("an inference graph holds its values only, computes the training graph
     b.x = g.input({batch, 3});
     const auto idx = g.index_input(batch);
     std::copy(rows.begin(), rows.end(), g.index_of(idx).begin());
-    const value l1 = g.linear(b.x, g.parameter(w1), g.parameter(b1)), r = g.relu(l1), n = g.layer_norm(r),
-                m = g.mul(n, g.parameter(s)), gathered = g.gather_rows(m, idx);
-    b.y = g.linear(gathered, g.parameter(w2), g.parameter(b2));
+    const value l1 = autograd::linear(g, b.x, g.parameter(w1), g.parameter(b1)), r = autograd::relu(g, l1),
+                n = autograd::layer_norm(g, r), m = autograd::mul(g, n, g.parameter(s)),
+                gathered = autograd::gather_rows(g, m, idx);
+    b.y = autograd::linear(g, gathered, g.parameter(w2), g.parameter(b2));
     b.values = {b.x, l1, r, n, m, gathered, b.y};
     return b;
   };
@@ -244,7 +224,7 @@ TEST_CASE("an inference graph holds its values only, computes the training graph
   inference.forward();
   for (std::size_t k = 0; k < batch * 2; ++k) CHECK(inference.value_of(i.y)[k] == training.value_of(t.y)[k]);
   for (auto* p : {&w1, &b1, &s, &w2, &b2}) CHECK(p->grad[0] == 123.0);
-  CHECK_THROWS_WITH_AS(inference.backward(inference.sum(i.y)),
+  CHECK_THROWS_WITH_AS(inference.backward(autograd::sum(inference, i.y)),
                        doctest::Contains("graph::backward: expected a graph built in graph_mode::training"),
                        attractor::error);
   CHECK_THROWS_WITH_AS(inference.input({2, 2}, true), doctest::Contains("requires_grad = false in an inference graph"),
@@ -264,18 +244,19 @@ TEST_CASE("gradients are overwritten by their first contribution: reuse, aliased
   set_random(g, x, 31);
   set_random(g, v, 32);
   set_random(g, unused_input, 33);
-  const value a = g.tanh(x);
-  const value squared = g.mul(a, a);             // one tensor as both operands
-  const value c = g.add(g.add(squared, x), v);   // x used again, v broadcast per feature
-  const value d = g.modulate(c, a, a);           // scale and shift are one tensor, a used a fourth time
-  auto [first, rest] = g.split(g.mul(d, v), 1);  // v used again; `first` reaches nothing
-  const value e = g.concat(rest, g.layer_norm(rest));
-  const value y1 = g.linear(e, g.parameter(w), g.parameter(bias));
-  const value y2 = g.linear(g.silu(e), g.parameter(w), g.parameter(bias));  // the same parameters, second leaves
+  const value a = autograd::tanh(g, x);
+  const value squared = autograd::mul(g, a, a);                       // one tensor as both operands
+  const value c = autograd::add(g, autograd::add(g, squared, x), v);  // x used again, v broadcast per feature
+  const value d = autograd::modulate(g, c, a, a);  // scale and shift are one tensor, a used a fourth time
+  auto [first, rest] = autograd::split(g, autograd::mul(g, d, v), 1);  // v used again; `first` reaches nothing
+  const value e = autograd::concat(g, rest, autograd::layer_norm(g, rest));
+  const value y1 = autograd::linear(g, e, g.parameter(w), g.parameter(bias));
+  const value y2 = autograd::linear(g, autograd::silu(g, e), g.parameter(w),
+                                    g.parameter(bias));  // the same parameters, second leaves
   const auto idx = g.index_input(5);
   const std::int32_t rows[] = {3, 1, 3, 0, 3};
   std::copy(std::begin(rows), std::end(rows), g.index_of(idx).begin());
-  const value gathered = g.gather_rows(x, idx);  // x's gradient gets a segment sum added too
+  const value gathered = autograd::gather_rows(g, x, idx);  // x's gradient gets a segment sum added too
   // A custom operation that adds into its operand's gradient (gradient_writes::add): 2 * x, elementwise.
   value doubled;
   doubled = g.custom(
@@ -286,8 +267,10 @@ TEST_CASE("gradients are overwritten by their first contribution: reuse, aliased
       [&] {
         for (std::size_t i = 0; i < 12; ++i) g.grad_data(x)[i] += 2 * g.grad_data(doubled)[i];
       });
-  const value dead_end = g.relu(unused_input);  // computed, but the loss does not depend on it
-  const value loss = g.add(g.add(g.mse(y1, y2), g.mean(g.tanh(gathered))), g.sum(g.mul(doubled, doubled)));
+  const value dead_end = autograd::relu(g, unused_input);  // computed, but the loss does not depend on it
+  const value loss =
+      autograd::add(g, autograd::add(g, autograd::mse(g, y1, y2), autograd::mean(g, autograd::tanh(g, gathered))),
+                    autograd::sum(g, autograd::mul(g, doubled, doubled)));
 
   const std::vector<value> every = {x,    v, unused_input, a,  squared,  c,       d,       first,
                                     rest, e, y1,           y2, gathered, doubled, dead_end};
@@ -328,7 +311,7 @@ TEST_CASE("check_gradients reports a NaN or infinite gradient as an infinite err
           for (std::size_t i = 0; i < 4; ++i) g.grad_data(x)[i] += g.grad_data(y)[i];
           g.grad_data(x)[3] = bad;  // a backward pass that goes wrong at one element
         });
-    const auto check = autograd::check_gradients(g, g.sum(y), {x});
+    const auto check = autograd::check_gradients(g, autograd::sum(g, y), {x});
     CHECK(check.max_rel_error() == HUGE_VAL);
     CHECK(check.values[0].worst_index == 3);
   }

@@ -88,8 +88,8 @@ struct conditioning_paths {
         pf(net.build(fast, batch, conditioning::per_tau)),
         tn(naive.input({batch, 3})),
         tf(fast.input({batch, 3})),
-        ln(naive.mse(pn.output, tn)),
-        lf(fast.mse(pf.output, tf)) {
+        ln(autograd::mse(naive, pn.output, tn)),
+        lf(autograd::mse(fast, pf.output, tf)) {
     fill_batch(naive, net, pn, tn, batch);
     fill_batch(fast, net, pf, tf, batch);
   }
@@ -145,7 +145,7 @@ TEST_CASE("the whole network's gradients match central differences, in both cond
     graph<double, cpu> g(ctx);
     const auto p = net.build(g, batch, mode);
     const value target = g.input({batch, 3});
-    const value loss = g.mse(p.output, target);
+    const value loss = autograd::mse(g, p.output, target);
     fill_batch(g, net, p, target, batch);
     std::vector<value> wrt;
     // Every parameter: the graph made one leaf per parameter, in parameters() order, plus the input.
@@ -245,7 +245,7 @@ TEST_CASE("a small MLP learns a regression problem on cpu with Adam") {
   l3.append_parameters(params);
   graph<float, cpu> g(ctx);
   const value x = g.input({64, 1}), y = g.input({64, 1});
-  const value loss = g.mse(l3(g, g.tanh(l2(g, g.tanh(l1(g, x))))), y);
+  const value loss = autograd::mse(g, l3(g, autograd::tanh(g, l2(g, autograd::tanh(g, l1(g, x))))), y);
   for (std::size_t i = 0; i < 64; ++i) {
     const float xi = -1.0f + 2.0f * float(i) / 63.0f;
     g.value_of(x)[i] = xi;
@@ -274,7 +274,7 @@ TEST_CASE("a steady-state training step of denoising_resnet allocates nothing") 
   const std::size_t batch = 64;
   const auto p = net.build(g, batch);
   const value target = g.input({batch, 3});
-  const value loss = g.mse(p.output, target);
+  const value loss = autograd::mse(g, p.output, target);
   nn::adam<float, cpu> opt(ctx, net.parameters(), 3e-4);
   fill_batch(g, net, p, target, batch);
   auto step = [&] {

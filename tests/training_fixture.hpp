@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attractor/autograd/graph.hpp"
+#include "attractor/autograd/ops/reduce.hpp"
 #include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/nn/optim.hpp"
 #include "attractor/random/philox.hpp"
@@ -22,7 +23,7 @@ std::vector<float> training_losses(attractor::context<Backend>& ctx, bool per_ta
   autograd::graph<float, Backend> g(ctx);
   const auto pass = net.build(g, batch, per_tau ? nn::conditioning::per_tau : nn::conditioning::per_sample);
   const auto target = g.input({batch, 3});
-  const auto loss = g.mse(pass.output, target);
+  const auto loss = autograd::mse(g, pass.output, target);
   nn::adam<float, Backend> opt(ctx, net.parameters(), 3e-4);
 
   // The batch is drawn on the host, so both backends see identical inputs.

@@ -42,14 +42,22 @@ struct set_row_vector {
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const { y[r * cols + c] = b[c]; }
 };
 
-/// How the second operand of a binary operation is laid out against the first (rows x cols).
-enum class broadcast { none, per_feature, per_row };
+/// How the second operand of a binary operation is laid out against the first (rows x cols): of its shape, a row
+/// vector (cols) added to every row, a column (rows) added to every column, or per channel: rows = outer x channels
+/// and b[r % channels] added to row r (a per-channel vector of an (outer, channel, inner) split, inner = cols).
+enum class broadcast { none, per_feature, per_row, per_channel };
 
 /// The element of a broadcast b that meets a[r, c].
 template <broadcast B>
-ATTRACTOR_HOST_DEVICE inline std::size_t broadcast_index(std::size_t r, std::size_t c) {
+ATTRACTOR_HOST_DEVICE inline std::size_t broadcast_index(std::size_t r, std::size_t c, std::size_t channels) {
   static_assert(B != broadcast::none);
-  return B == broadcast::per_feature ? c : r;
+  if constexpr (B == broadcast::per_feature) {
+    return c;
+  } else if constexpr (B == broadcast::per_row) {
+    return r;
+  } else {
+    return r % channels;
+  }
 }
 
 /// out = a + b or a * b: by flat index where b has a's shape, by (row, column) where it is broadcast.
@@ -59,9 +67,10 @@ struct binary_forward {
   const S* a;
   const S* b;
   std::size_t cols;
+  std::size_t channels = 1;  // per_channel only
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { apply(i, b[i]); }
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
-    apply(r * cols + c, b[broadcast_index<B>(r, c)]);
+    apply(r * cols + c, b[broadcast_index<B>(r, c, channels)]);
   }
   ATTRACTOR_HOST_DEVICE void apply(std::size_t i, S bv) const { out[i] = Multiply ? a[i] * bv : a[i] + bv; }
 };
@@ -74,9 +83,10 @@ struct binary_backward_a {
   const S* b;
   std::size_t cols;
   bool accumulate;
+  std::size_t channels = 1;  // per_channel only
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t i) const { apply(i, b[i]); }
   ATTRACTOR_HOST_DEVICE void operator()(std::size_t r, std::size_t c) const {
-    apply(r * cols + c, b[broadcast_index<B>(r, c)]);
+    apply(r * cols + c, b[broadcast_index<B>(r, c, channels)]);
   }
   ATTRACTOR_HOST_DEVICE void apply(std::size_t i, S bv) const {
     contribute(da[i], Multiply ? dy[i] * bv : dy[i], accumulate);
@@ -84,7 +94,7 @@ struct binary_backward_a {
 };
 
 /// db[i] (+)= dy[i] (add) or dy[i] * a[i] (multiply): the gradient of an operand of a's own shape. (Broadcast
-/// operands sum over rows or columns with a GEMM instead.)
+/// operands sum over rows, columns or both with GEMMs instead.)
 template <class S, broadcast B, bool Multiply>
 struct binary_backward_b {
   static_assert(B == broadcast::none);

@@ -28,6 +28,7 @@
 
 #include "attractor/autograd/graph.hpp"
 #include "attractor/autograd/kernels.hpp"
+#include "attractor/autograd/ops/reduce.hpp"
 #include "attractor/diffusion/parameterisation.hpp"
 #include "attractor/diffusion/schedule.hpp"
 #include "attractor/nn/checkpoint.hpp"
@@ -209,7 +210,7 @@ public:
     const std::size_t batch = options_.batch, dim = net.options().inputs;
     pass_ = net.build(graph_, batch, options_.conditioning);
     target_ = graph_.input({batch, dim});
-    loss_ = graph_.mse(pass_.output, target_);
+    loss_ = autograd::mse(graph_, pass_.output, target_);
     x_ = tensor<Scalar, Backend>({batch, dim});
     eps_ = tensor<Scalar, Backend>({batch, dim});
     tau_ = buffer<std::int32_t, Backend>(batch);

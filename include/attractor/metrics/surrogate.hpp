@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "attractor/autograd/graph.hpp"
+#include "attractor/autograd/ops/elementwise.hpp"
+#include "attractor/autograd/ops/reduce.hpp"
 #include "attractor/backend/copy.hpp"
 #include "attractor/core/error.hpp"
 #include "attractor/metrics/check.hpp"
@@ -81,7 +83,7 @@ public:
     pass p;
     p.input = g.input({batch, options_.inputs});
     autograd::value h = p.input;
-    for (auto& layer : layers_) h = g.relu((*layer)(g, h));
+    for (auto& layer : layers_) h = autograd::relu(g, (*layer)(g, h));
     p.features = h;
     p.output = (*head_)(g, h);
     return p;
@@ -234,7 +236,7 @@ double train_dense_surrogate(context<Backend>& ctx, dense_surrogate<Scalar, Back
   autograd::graph<Scalar, Backend> g(ctx);
   const auto p = model.build(g, options.batch);
   const autograd::value target = g.input({options.batch, d});
-  const autograd::value loss = g.mse(p.output, target);
+  const autograd::value loss = autograd::mse(g, p.output, target);
   nn::adam<Scalar, Backend> adam(ctx, model.parameters(), nn::adam_options{options.lr});
   philox gen(options.seed);
   tensor<double, Backend> u(shape{options.batch});

@@ -21,8 +21,13 @@
 #include <vector>
 
 #include "attractor/autograd/graph.hpp"
+#include "attractor/autograd/kernels.hpp"
+#include "attractor/autograd/ops/elementwise.hpp"
+#include "attractor/autograd/ops/film.hpp"
+#include "attractor/autograd/ops/norm.hpp"
+#include "attractor/autograd/ops/shape.hpp"
+#include "attractor/backend/segment_sum.hpp"
 #include "attractor/nn/embedding.hpp"
-#include "attractor/nn/film_kernels.hpp"
 #include "attractor/nn/init.hpp"
 #include "attractor/nn/linear.hpp"
 #include "attractor/random/philox.hpp"
@@ -52,16 +57,14 @@ public:
     std::vector<std::int32_t> tau;        // host copy of the batch's pseudo-times
     std::vector<std::int32_t> slot_host;  // per_tau: the index of each sample's tau among the distinct ones
     std::vector<std::int32_t> distinct_host;
-    std::size_t distinct = 0;              // per_tau: number of distinct pseudo-times in the batch
     autograd::index_value tau_index;       // per_sample: tau per sample, on the backend
-    autograd::index_value slot_index;      // per_tau: slot per sample, on the backend
     autograd::index_value distinct_index;  // per_tau: the distinct taus, on the backend
-    // per_tau: the samples grouped by slot (a segment_sum_sorted plan), built once per batch on the host and shared
-    // by every block's backward pass.
-    std::vector<std::uint32_t> order_host;
-    std::vector<std::int32_t> offsets_host;
-    autograd::index_value order_index;    // order_host's bits, on the backend
-    autograd::index_value offsets_index;  // offsets_host, on the backend
+    // per_tau: the number of distinct pseudo-times in the batch, each sample's slot among them, and the samples
+    // grouped by slot (a segment_sum_sorted plan), built once per batch on the host and read by every block's FiLM
+    // (autograd::film_modulate_by_slot).
+    autograd::slot_plan plan;
+    std::vector<std::uint32_t> order_host;   // per_tau: the plan's order, uploaded as int32 bits
+    std::vector<std::int32_t> offsets_host;  // per_tau: the plan's offsets
     bool uniform = false;  // per_tau: the last set_time had one pseudo-time, so the device holds its (fixed) plan
   };
 
@@ -112,15 +115,15 @@ public:
     copy(g.ctx(), table_, g.value_of(table));
     if (mode == conditioning::per_sample) {
       time->tau_index = g.index_input(batch);
-      emb = g.gather_rows(table, time->tau_index);
+      emb = autograd::gather_rows(g, table, time->tau_index);
     } else {
       const std::size_t rows = std::min(batch, table_rows);
-      time->slot_index = g.index_input(batch);
+      time->plan.slot = g.index_input(batch);
       time->distinct_index = g.index_input(rows);
       time->slot_host.assign(batch, 0);
       time->distinct_host.assign(rows, 0);
-      time->order_index = g.index_input(batch);
-      time->offsets_index = g.index_input(rows + 1);
+      time->plan.order = g.index_input(batch);
+      time->plan.offsets = g.index_input(rows + 1);
       time->order_host.assign(batch, 0);
       time->offsets_host.assign(rows + 1, 0);
       // The embeddings of the distinct pseudo-times only: a gather of `distinct` rows of the table.
@@ -128,7 +131,7 @@ public:
       *handle = g.custom(
           {rows, options_.embedding}, {},
           [&g, time, table, handle, cols = options_.embedding] {
-            for_each_row_col(g.ctx(), time->distinct, cols,
+            for_each_row_col(g.ctx(), time->plan.distinct, cols,
                              autograd::kernels::gather_rows<Scalar>{g.data(*handle), g.data(table),
                                                                     g.index_of(time->distinct_index).data(), cols});
           },
@@ -136,7 +139,7 @@ public:
       emb = *handle;
     }
     autograd::value h = inp_(g, p.input);
-    for (auto& b : blocks_) h = b->build(g, h, emb, *time);
+    for (auto& b : blocks_) h = b->build(g, h, emb, time);
     p.features = h;
     p.output = (*out_)(g, h);
     return p;
@@ -160,7 +163,7 @@ public:
     // itself is uploaded: one integer instead of four arrays, two of them batch-sized.
     const bool uniform = std::all_of(tau, tau + t.batch, [first = tau[0]](std::int32_t v) { return v == first; });
     if (uniform && t.uniform) {
-      t.distinct = 1;
+      t.plan.distinct = 1;
       t.distinct_host[0] = tau[0];
       transfer<cpu, Backend>::run(g.ctx(), t.distinct_host.data(), g.index_of(t.distinct_index).data(), 1);
       return;
@@ -171,19 +174,19 @@ public:
     std::vector<std::int32_t>& position = position_;
     position.assign(options_.max_time + 1, -1);
     for (std::size_t i = 0; i < t.batch; ++i) position[static_cast<std::size_t>(tau[i])] = 0;
-    t.distinct = 0;
+    t.plan.distinct = 0;
     for (std::size_t v = 0; v <= options_.max_time; ++v) {
       if (position[v] < 0) continue;
-      position[v] = static_cast<std::int32_t>(t.distinct);
-      t.distinct_host[t.distinct++] = static_cast<std::int32_t>(v);
+      position[v] = static_cast<std::int32_t>(t.plan.distinct);
+      t.distinct_host[t.plan.distinct++] = static_cast<std::int32_t>(v);
     }
     for (std::size_t i = 0; i < t.batch; ++i) t.slot_host[i] = position[static_cast<std::size_t>(tau[i])];
-    transfer<cpu, Backend>::run(g.ctx(), t.slot_host.data(), g.index_of(t.slot_index).data(), t.batch);
-    transfer<cpu, Backend>::run(g.ctx(), t.distinct_host.data(), g.index_of(t.distinct_index).data(), t.distinct);
-    make_segment_plan(t.slot_host.data(), t.batch, t.distinct, t.order_host.data(), t.offsets_host.data());
+    transfer<cpu, Backend>::run(g.ctx(), t.slot_host.data(), g.index_of(t.plan.slot).data(), t.batch);
+    transfer<cpu, Backend>::run(g.ctx(), t.distinct_host.data(), g.index_of(t.distinct_index).data(), t.plan.distinct);
+    make_segment_plan(t.slot_host.data(), t.batch, t.plan.distinct, t.order_host.data(), t.offsets_host.data());
     transfer<cpu, Backend>::run(g.ctx(), reinterpret_cast<const std::int32_t*>(t.order_host.data()),
-                                g.index_of(t.order_index).data(), t.batch);
-    transfer<cpu, Backend>::run(g.ctx(), t.offsets_host.data(), g.index_of(t.offsets_index).data(), t.distinct + 1);
+                                g.index_of(t.plan.order).data(), t.batch);
+    transfer<cpu, Backend>::run(g.ctx(), t.offsets_host.data(), g.index_of(t.plan.offsets).data(), t.plan.distinct + 1);
     t.uniform = uniform;
   }
 
@@ -204,62 +207,28 @@ private:
       out.push_back(&gamma);
     }
 
-    autograd::value build(graph_type& g, autograd::value h, autograd::value emb, time_state& time) {
-      const autograd::value normalised = g.layer_norm(h);
+    autograd::value build(graph_type& g, autograd::value h, autograd::value emb,
+                          const std::shared_ptr<time_state>& time) {
+      const autograd::value normalised = autograd::layer_norm(g, h);
       autograd::value modulated;
-      if (time.mode == conditioning::per_sample) {
-        auto [scale, shift] = g.split(film(g, emb), gamma.value.size());
-        modulated = g.modulate(normalised, scale, shift);
+      if (time->mode == conditioning::per_sample) {
+        auto [scale, shift] = autograd::split(g, film(g, emb), gamma.value.size());
+        modulated = autograd::modulate(g, normalised, scale, shift);
       } else {
         modulated = film_modulate_per_tau(g, normalised, emb, time);
       }
-      const autograd::value branch = fc2(g, g.relu(fc1(g, modulated)));
-      return g.add(h, g.mul(branch, g.parameter(gamma)));
+      const autograd::value branch = fc2(g, autograd::relu(g, fc1(g, modulated)));
+      return autograd::add(g, h, autograd::mul(g, branch, g.parameter(gamma)));
     }
 
-    /// x * (1 + scale) + shift with [scale, shift] = FiLM(emb) evaluated on the `distinct` embeddings only and read
-    /// per sample through its slot. The backward pass segment-sums the per-sample FiLM gradients by slot before
-    /// the weight and bias gradients.
-    autograd::value film_modulate_per_tau(graph_type& g, autograd::value x, autograd::value emb, time_state& time) {
-      const std::size_t rows = g.shape_of(emb)[0], in = film.in_features(), out = film.out_features();
-      const std::size_t hidden = out / 2, batch = time.batch;
-      const autograd::value w = g.parameter(film.weight), b = g.parameter(film.bias);
-      auto per_tau = std::make_shared<tensor<Scalar, Backend>>(shape{rows, out});
-      // The backward pass writes the FiLM weights' gradients: scratch for it only where they have one.
-      const bool trains = g.needs_grad(w);
-      const auto per_tau_grad = graph_type::scratch_if(trains, shape{rows, out});
-      const auto film_grad = graph_type::scratch_if(trains, shape{batch, out});
-      const auto ones = g.ones_if(trains, rows);
-      auto result = std::make_shared<autograd::value>();
-      const time_state* t = &time;
-      *result = g.custom(
-          {batch, hidden}, {x, emb, w, b},
-          [&g, t, x, emb, w, b, per_tau, result, in, out, hidden, batch] {
-            const std::size_t u = t->distinct;
-            autograd::affine_rows(g.ctx(), u, in, out, static_cast<const Scalar*>(g.data(emb)),
-                                  static_cast<const Scalar*>(g.data(w)), g.data(b), per_tau->data());
-            for_each_row_col(g.ctx(), batch, hidden,
-                             detail::modulate_by_slot<Scalar>{g.data(*result), g.data(x), per_tau->data(),
-                                                              g.index_of(t->slot_index).data(), hidden});
-          },
-          [&g, t, x, emb, w, b, per_tau, per_tau_grad, film_grad, ones, result, in, out, hidden, batch] {
-            const std::size_t u = t->distinct;
-            const bool grad_x = g.needs_grad(x), accumulate_x = grad_x && g.accumulate_into(x);
-            for_each_row_col(g.ctx(), batch, hidden,
-                             detail::modulate_by_slot_backward<Scalar>{
-                                 grad_x ? g.grad_data(x) : nullptr, film_grad->data(), g.grad_data(*result), g.data(x),
-                                 per_tau->data(), g.index_of(t->slot_index).data(), hidden, accumulate_x});
-            // uint32 and int32 may alias: the plan's row order was uploaded as int32 bits.
-            segment_sum_sorted(g.ctx(), reinterpret_cast<const std::uint32_t*>(g.index_of(t->order_index).data()),
-                               g.index_of(t->offsets_index).data(), static_cast<const Scalar*>(film_grad->data()), out,
-                               u, per_tau_grad->data());
-            gemm(g.ctx(), transpose::yes, transpose::no, out, in, u, Scalar(1), per_tau_grad->data(), out, g.data(emb),
-                 in, g.gemm_beta(w), g.grad_data(w), in);
-            gemm(g.ctx(), transpose::no, transpose::no, 1, out, u, Scalar(1), ones->data(), u, per_tau_grad->data(),
-                 out, g.gemm_beta(b), g.grad_data(b), out);
-          },
-          autograd::gradient_writes::overwrite_first);
-      return *result;
+    /// x * (1 + scale) + shift with [scale, shift] = FiLM(emb) evaluated on the distinct embeddings only and read
+    /// per sample through its slot.
+    autograd::value film_modulate_per_tau(graph_type& g, autograd::value x, autograd::value emb,
+                                          const std::shared_ptr<time_state>& time) {
+      const autograd::value w = g.parameter(film.weight);
+      const autograd::value b = g.parameter(film.bias);
+      return autograd::film_modulate_by_slot(g, x, emb, w, b,
+                                             std::shared_ptr<const autograd::slot_plan>(time, &time->plan));
     }
 
     linear<Scalar, Backend> film, fc1, fc2;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "attractor/autograd/graph.hpp"
+#include "attractor/autograd/ops/dense.hpp"
 #include "attractor/nn/init.hpp"
 #include "attractor/nn/parameter.hpp"
 
@@ -22,7 +23,7 @@ public:
 
   /// x W^T + b in graph g.
   autograd::value operator()(autograd::graph<Scalar, Backend>& g, autograd::value x) {
-    return g.linear(x, g.parameter(weight), g.parameter(bias));
+    return autograd::linear(g, x, g.parameter(weight), g.parameter(bias));
   }
 
   void append_parameters(parameter_list<Scalar, Backend>& out) {
