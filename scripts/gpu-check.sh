@@ -17,6 +17,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 cmake --preset cuda "${extra[@]}" >/dev/null
 cmake --build --preset cuda -j "$(nproc)"
 ctest --preset cuda
+# The op table on cuda (tests/ops/op_table.hpp): every autograd operation's values and gradients against cpu's on the
+# same inputs; then the whole CUDA suite, the table included.
+./build/cuda/tests/attractor_cuda_tests --test-case='op table*' --success=false --duration=true
 ./build/cuda/tests/attractor_cuda_tests
 ./build/cuda/benchmarks/bench_kernels_cuda --benchmark_min_time=0.5 --benchmark_out="$out/bench_kernels_cuda.json" \
   --benchmark_out_format=json
