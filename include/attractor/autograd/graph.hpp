@@ -151,7 +151,7 @@ public:
             s);
     node n;
     n.value = from.value.reshape(s);
-    if (from.grad.data() != nullptr || from.grad.size() > 0) n.grad = from.grad.reshape(s);
+    if (from.grad.data() != nullptr) n.grad = from.grad.reshape(s);  // none in an inference graph, nor if empty
     n.needs_grad = from.needs_grad;
     n.name = from.name;
     n.grad_slot = from.grad_slot;
