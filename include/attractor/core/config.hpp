@@ -17,6 +17,16 @@
 
 #define ATTRACTOR_INLINE inline
 
+// Inlines a function into its callers before they are optimised, for a kernel body shared by callers that must round
+// alike: with -ffp-contract=fast (g++'s default) which multiply is fused into an add depends on the inlining context.
+#if defined(__CUDACC__)
+#define ATTRACTOR_FORCE_INLINE __forceinline__
+#elif defined(__GNUC__)
+#define ATTRACTOR_FORCE_INLINE [[gnu::always_inline]] inline
+#else
+#define ATTRACTOR_FORCE_INLINE inline
+#endif
+
 // OpenMP is optional: without -fopenmp the CPU kernels run on one thread, and ATTRACTOR_OMP(directive) expands
 // to nothing, so the headers stay warning-free (no unknown pragmas) in a build without it.
 #if defined(_OPENMP)
