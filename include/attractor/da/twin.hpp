@@ -1,8 +1,10 @@
 // Cycled twin experiments (spec §7, assimilate.py): a truth, synthetic observations of it every obs_every model
 // steps, a forecast model and an assimilation method, run for burn_in + cycles analyses over any number of
-// independent experiments batched together; and a sweep helper that tunes one factor over a grid.
+// independent experiments batched together; and a sweep helper that tunes one factor over a grid. The model is any
+// stepper (systems/stepper.hpp): RK4 over Lorenz-63 or Lorenz-96, or a user's own model of any size; the overloads
+// taking (System, dt) wrap a right-hand side in systems::rk4_stepper.
 //
-// A cycle: from the current analysis (lead 0), every member of every experiment is forecast obs_every RK4 steps
+// A cycle: from the current analysis (lead 0), every member of every experiment is forecast obs_every model steps
 // (the truth likewise, unless it is stored); observations y = H x_true + sigma_o xi are drawn at the end; the method
 // analyses. Over the scored cycles (those after burn_in), per experiment, lead l and variable k, the runner keeps the
 // time-mean squared error MSE_lk of the member mean (the deterministic run for EnOI and 3D-Var) against the truth,
@@ -47,6 +49,7 @@
 #include "attractor/da/observations.hpp"
 #include "attractor/random/philox.hpp"
 #include "attractor/systems/rk4.hpp"
+#include "attractor/systems/stepper.hpp"
 #include "attractor/tensor/ops.hpp"
 #include "attractor/tensor/tensor.hpp"
 
@@ -160,12 +163,10 @@ inline constexpr std::uint64_t experiment_blocks = std::uint64_t{1} << 40;
 
 /// The state of a twin run and the work of one cycle for one experiment, shared by the per-experiment and the
 /// batched schedules.
-template <class System, class Scalar>
+template <class Stepper, class Scalar>
 struct twin_run {
-  static constexpr std::size_t Nx = System::dimension;
-
-  const System& model;
-  Scalar dt;
+  const Stepper& model;
+  std::size_t Nx;
   const observation_model<Scalar>& obs;
   std::size_t experiments, members, k, burn_in, total;
   double blow_up;
@@ -179,16 +180,17 @@ struct twin_run {
   tensor<Scalar, cpu> truth_window, mean_window, y, hx, state;
   analysis_diagnostics<Scalar> diag;
   std::vector<philox> gens;                   // one generator per experiment
+  std::vector<context<cpu>> serial;           // one one-thread context per experiment, for the model
   std::vector<double> sse, var_sum, ens_sse;  // experiments x (k+1) x Nx; experiments x 2; experiments
   std::vector<double> rmse_sum;               // experiments x 2: instantaneous analysis and background RMSE
   std::vector<double> truth_sum, truth_sq;    // experiments x Nx: the truth at every analysis time, and its square
   std::vector<std::int64_t> diverged_at;
   double* series = nullptr;  // experiments x total, or null
 
-  twin_run(const System& m, Scalar step, const observation_model<Scalar>& o, std::size_t n_experiments,
-           std::size_t n_members, const twin_options& opt)
+  twin_run(const Stepper& m, const observation_model<Scalar>& o, std::size_t n_experiments, std::size_t n_members,
+           const twin_options& opt)
       : model(m),
-        dt(step),
+        Nx(static_cast<std::size_t>(m.dimension())),
         obs(o),
         experiments(n_experiments),
         members(n_members),
@@ -212,6 +214,20 @@ struct twin_run {
         truth_sq(experiments * Nx, 0.0),
         diverged_at(experiments, -1) {
     for (std::size_t i = 0; i < opt.scale.size(); ++i) inv_scale[i] = 1.0 / opt.scale[i];
+    serial.reserve(experiments);
+    for (std::size_t e = 0; e < experiments; ++e) serial.emplace_back(1);
+  }
+
+  /// RK4 over a fixed-size system without model noise is stepped here, member by member in registers, as this
+  /// runner did before steppers. The arithmetic is rk4_step's either way, but g++ (-ffp-contract=fast) chooses which
+  /// multiply to fuse into an add per inlining context, so another path could round Lorenz-63's x y - beta z
+  /// differently: this one keeps earlier runs' results to the last bit, and saves a call per step.
+  static constexpr bool fixed_rk4 = systems::is_fixed_size_rk4<Stepper>;
+  [[nodiscard]] bool in_registers() const {
+    if constexpr (fixed_rk4)
+      return model.noise_std() == 0;
+    else
+      return false;
   }
 
   Scalar* state_of(std::size_t e) { return state.data() + e * Nx * members; }
@@ -225,19 +241,30 @@ struct twin_run {
     if (stored != nullptr) {
       const Scalar* from = stored + (e * stored_steps + cycle * k) * Nx;
       for (std::size_t i = 0; i < (k + 1) * Nx; ++i) tw[i] = from[i];
-    } else {
-      Scalar x[Nx];
-      Scalar* t = truth_now.data() + e * Nx;
-      for (std::size_t i = 0; i < Nx; ++i) tw[i] = x[i] = t[i];
-      for (std::size_t s = 1; s <= k; ++s) {
-        systems::rk4_step(model, x, dt);
-        for (std::size_t i = 0; i < Nx; ++i) tw[s * Nx + i] = x[i];
+    } else if (in_registers()) {
+      if constexpr (fixed_rk4) {
+        constexpr std::size_t d = Stepper::system_type::dimension;
+        Scalar x[d];
+        Scalar* t = truth_now.data() + e * d;
+        for (std::size_t i = 0; i < d; ++i) tw[i] = x[i] = t[i];
+        for (std::size_t s = 1; s <= k; ++s) {
+          systems::rk4_step(model.system(), x, model.dt());
+          for (std::size_t i = 0; i < d; ++i) tw[s * d + i] = x[i];
+        }
+        for (std::size_t i = 0; i < d; ++i) t[i] = x[i];
       }
-      for (std::size_t i = 0; i < Nx; ++i) t[i] = x[i];
+    } else {
+      Scalar* t = truth_now.data() + e * Nx;
+      const tensor_view<Scalar, cpu> truth_state(t, shape{Nx, 1});
+      for (std::size_t i = 0; i < Nx; ++i) tw[i] = t[i];
+      for (std::size_t s = 1; s <= k; ++s) {
+        model.advance(serial[e], truth_state, 1, gens[e]);
+        for (std::size_t i = 0; i < Nx; ++i) tw[s * Nx + i] = t[i];
+      }
     }
-    // Step-major over the members: each step's loop over members is independent straight-line code on
-    // contiguous rows, which the compiler can vectorise across members.
+    // One step of every member at a time, for the member means at every lead.
     Scalar* block = state_of(e);
+    const tensor_view<Scalar, cpu> members_view(block, shape{Nx, members});
     const auto accumulate = [&](std::size_t lead) {
       for (std::size_t i = 0; i < Nx; ++i) {
         Scalar sum = 0;
@@ -247,11 +274,20 @@ struct twin_run {
     };
     accumulate(0);
     for (std::size_t s = 1; s <= k; ++s) {
-      for (std::size_t j = 0; j < members; ++j) {
-        Scalar x[Nx];
-        for (std::size_t i = 0; i < Nx; ++i) x[i] = block[i * members + j];
-        systems::rk4_step(model, x, dt);
-        for (std::size_t i = 0; i < Nx; ++i) block[i * members + j] = x[i];
+      if (in_registers()) {
+        if constexpr (fixed_rk4) {
+          // Step-major over the members: each step's loop over members is independent straight-line code on
+          // contiguous rows, which the compiler can vectorise across members.
+          constexpr std::size_t d = Stepper::system_type::dimension;
+          for (std::size_t j = 0; j < members; ++j) {
+            Scalar x[d];
+            for (std::size_t i = 0; i < d; ++i) x[i] = block[i * members + j];
+            systems::rk4_step(model.system(), x, model.dt());
+            for (std::size_t i = 0; i < d; ++i) block[i * members + j] = x[i];
+          }
+        }
+      } else {
+        model.advance(serial[e], members_view, 1, gens[e]);
       }
       accumulate(s);
     }
@@ -344,28 +380,41 @@ struct twin_run {
 }  // namespace detail
 
 /// Runs a twin experiment and returns its scores.
-///   model    the forecast model (a System for systems::rk4_step) with step dt; the truth is integrated with it too;
+///   model    the forecast model, a systems::stepper for Scalar on cpu; the truth is integrated with it too. Each
+///            experiment calls model.advance(ctx1, states, 1, gen_e) once per model step on its members
+///            (Nx x members) and on its truth (Nx x 1), from its own thread, with a one-thread context ctx1 and the
+///            experiment's generator gen_e of its own (below), the truth first in each cycle;
 ///   method   an assimilation_method: its state is experiments x Nx x method.members();
 ///   obs      the observation operator and sigma_o;
 ///   truth    either experiments x T x Nx, a stored true trajectory whose first state is the start (T must be at least
 ///            (burn_in + cycles) obs_every + 1), or experiments x Nx, the initial true states, integrated on the fly;
 ///   initial  experiments x Nx x method.members(): the initial state of the method;
-///   gen      experiment e draws its observation noise and whatever an experiment_method draws for it from gen's
+///   gen      experiment e draws its model noise, its observation noise and whatever an experiment_method draws for it
+///            from gen's
 ///            sequence at offset gen.offset() + e 2^40 (its own stream of 2^40 blocks); gen is then advanced past
 ///            all of them and a batched_method draws from it. Runs therefore do not depend on the thread count.
 /// An experiment_method runs each experiment through progress_every cycles at a time on one thread, with no
 /// synchronisation in between; a batched_method synchronises all experiments at every cycle.
 /// Throws attractor::error on bad shapes or options, a truth or initial state that is not finite, or what the
 /// method throws; a diverging filter is reported in the result, not thrown.
-template <class System, floating_scalar Scalar, assimilation_method<Scalar> Method>
-twin_result run_twin(context<cpu>& ctx, const System& model, std::type_identity_t<Scalar> dt, Method& method,
-                     const observation_model<Scalar>& obs, input_view<Scalar> truth, input_view<Scalar> initial,
-                     philox& gen, const twin_options& o = {}) {
+template <class Stepper, floating_scalar Scalar, assimilation_method<Scalar> Method>
+requires systems::stepper<Stepper, Scalar> twin_result run_twin(context<cpu>& ctx, const Stepper& model, Method& method,
+                                                                const observation_model<Scalar>& obs,
+                                                                input_view<Scalar> truth, input_view<Scalar> initial,
+                                                                philox& gen, const twin_options& o = {}) {
   constexpr const char* fn = "da::run_twin";
-  constexpr std::size_t Nx = System::dimension;
+  // RK4 over a fixed-size system has its Nx known here, so that the scores below compile, and round, as they did
+  // before steppers (see detail::twin_run::in_registers).
+  constexpr std::size_t fixed_nx = [] {
+    if constexpr (systems::is_fixed_size_rk4<Stepper>)
+      return Stepper::system_type::dimension;
+    else
+      return std::size_t{0};
+  }();
+  const std::size_t Nx = fixed_nx != 0 ? fixed_nx : static_cast<std::size_t>(model.dimension());
+  require(Nx >= 1, fn, "a model of at least one variable", Nx);
   require(obs.Nx() == Nx, fn, attractor::detail::text("an observation operator on the model's ", Nx, " variables"),
           obs.Nx());
-  require(std::isfinite(dt) && dt > 0, fn, "a finite dt > 0", dt);
   require(o.obs_every >= 1, fn, "obs_every >= 1", o.obs_every);
   require(o.cycles >= 1, fn, "at least one scored cycle", o.cycles);
   // Every count the run sizes or indexes with must fit: a wrapped one would size a buffer too small.
@@ -390,7 +439,7 @@ twin_result run_twin(context<cpu>& ctx, const System& model, std::type_identity_
                         "experiments, leads and variables");
   if (o.record_series) (void)checked_product(experiments, total, fn, "experiments and analyses (record_series)");
 
-  detail::twin_run<System, Scalar> run(model, dt, obs, experiments, members, o);
+  detail::twin_run<Stepper, Scalar> run(model, obs, experiments, members, o);
   if (truth.rank() == 3) {
     require(truth.extent(0) == experiments && truth.extent(2) == Nx, fn,
             attractor::detail::text("a stored truth of shape ", experiments, " x T x ", Nx), truth.shape());
@@ -487,6 +536,19 @@ twin_result run_twin(context<cpu>& ctx, const System& model, std::type_identity_
   return result;
 }
 
+/// run_twin with RK4 of step dt over a right-hand side (systems/rk4.hpp: Lorenz-63, Lorenz-96, a user's system),
+/// through systems::rk4_stepper without model noise.
+template <class System, floating_scalar Scalar, assimilation_method<Scalar> Method>
+requires systems::right_hand_side<System, Scalar> twin_result run_twin(context<cpu>& ctx, const System& model,
+                                                                       std::type_identity_t<Scalar> dt, Method& method,
+                                                                       const observation_model<Scalar>& obs,
+                                                                       input_view<Scalar> truth,
+                                                                       input_view<Scalar> initial, philox& gen,
+                                                                       const twin_options& o = {}) {
+  require(std::isfinite(dt) && dt > 0, "da::run_twin", "a finite dt > 0", dt);
+  return run_twin(ctx, systems::rk4_stepper<System, Scalar>(model, dt), method, obs, truth, initial, gen, o);
+}
+
 /// One point of a sweep: the factor and the scores of its run.
 struct sweep_point {
   double factor = 0;
@@ -522,27 +584,44 @@ sweep(const std::vector<double>& grid, Run run, const std::function<void(const s
   return out;
 }
 
-/// n states of `system` after spin_up RK4 steps of dt from centre + spread * N(0, I) (n x Nx, one state per row): a
-/// climatological sample once spin_up is long compared with the system's decorrelation time. Throws
-/// attractor::error on a dt that is not finite and > 0, a spread that is not finite and >= 0, centre values that are
-/// not finite or not Nx of them, or a count whose states do not fit in memory.
-template <class System, floating_scalar Scalar>
-tensor<Scalar, cpu> spun_up_states(context<cpu>& ctx, const System& system, std::type_identity_t<Scalar> dt,
-                                   std::size_t n, std::size_t spin_up, philox& gen, const std::vector<Scalar>& centre,
-                                   std::type_identity_t<Scalar> spread) {
+/// n states of `model` (a systems::stepper) after spin_up of its steps from centre + spread * N(0, I) (n x Nx, one
+/// state per row): a climatological sample once spin_up is long compared with the model's decorrelation time. The
+/// start is drawn from gen (n x Nx values, row-major), then the model draws whatever noise it draws from gen. Throws
+/// attractor::error on a spread that is not finite and >= 0, centre values that are not finite or not Nx of them, or
+/// a count whose states do not fit in memory.
+template <class Stepper, floating_scalar Scalar>
+requires systems::stepper<Stepper, Scalar> tensor<Scalar, cpu> spun_up_states(context<cpu>& ctx, const Stepper& model,
+                                                                              std::size_t n, std::size_t spin_up,
+                                                                              philox& gen,
+                                                                              const std::vector<Scalar>& centre,
+                                                                              std::type_identity_t<Scalar> spread) {
   constexpr const char* fn = "da::spun_up_states";
-  constexpr std::size_t Nx = System::dimension;
+  const auto Nx = static_cast<std::size_t>(model.dimension());
+  require(Nx >= 1, fn, "a model of at least one variable", Nx);
   require(centre.size() == Nx, fn, attractor::detail::text(Nx, " centre values"), centre.size());
   require_finite(centre.data(), centre.size(), fn, "the centre");
-  require(std::isfinite(dt) && dt > 0, fn, "a finite dt > 0", dt);
   require(std::isfinite(spread) && spread >= 0, fn, "a finite spread >= 0", spread);
   (void)checked_product(checked_product(n, Nx, fn, "states and variables"), sizeof(Scalar), fn,
                         "states and their bytes");
-  tensor<Scalar, cpu> x({n, Nx});
+  tensor<Scalar, cpu> x({n, Nx}), columns({Nx, n});
   fill_normal(ctx, gen, x, Scalar(0), spread);
-  for (std::size_t j = 0; j < x.size(); ++j) x[j] += centre[j % Nx];
-  systems::rk4_advance(ctx, system, x.view(), spin_up, dt);
+  // A stepper takes one member per column.
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < Nx; ++i) columns[i * n + j] = x[j * Nx + i] + centre[i];
+  model.advance(ctx, columns.view(), spin_up, gen);
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < Nx; ++i) x[j * Nx + i] = columns[i * n + j];
   return x;
+}
+
+/// spun_up_states with RK4 of step dt over a right-hand side, through systems::rk4_stepper without model noise.
+/// Throws attractor::error also on a dt that is not finite and > 0.
+template <class System, floating_scalar Scalar>
+requires systems::right_hand_side<System, Scalar> tensor<Scalar, cpu> spun_up_states(
+    context<cpu>& ctx, const System& system, std::type_identity_t<Scalar> dt, std::size_t n, std::size_t spin_up,
+    philox& gen, const std::vector<Scalar>& centre, std::type_identity_t<Scalar> spread) {
+  require(std::isfinite(dt) && dt > 0, "da::spun_up_states", "a finite dt > 0", dt);
+  return spun_up_states(ctx, systems::rk4_stepper<System, Scalar>(system, dt), n, spin_up, gen, centre, spread);
 }
 
 /// experiments x Nx x members states drawn without replacement from the rows of `pool` (any rank, the last axis
