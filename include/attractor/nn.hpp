@@ -5,6 +5,7 @@
 #include "attractor/nn/checkpoint.hpp"
 #include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/nn/embedding.hpp"
+#include "attractor/nn/fit.hpp"
 #include "attractor/nn/init.hpp"
 #include "attractor/nn/linear.hpp"
 #include "attractor/nn/optim.hpp"

@@ -27,6 +27,7 @@
 #include "attractor/core/error.hpp"
 #include "attractor/metrics/check.hpp"
 #include "attractor/metrics/frechet.hpp"
+#include "attractor/nn/fit.hpp"
 #include "attractor/nn/linear.hpp"
 #include "attractor/nn/optim.hpp"
 #include "attractor/random/philox.hpp"
@@ -211,58 +212,103 @@ struct surrogate_pairs {
 
 }  // namespace detail
 
-/// Trains `model` as a surrogate on `trajectories` (members x steps x inputs, normalised states, on Backend):
-/// each step draws `batch` pairs (x_t, x_{t+lead} - x_t) uniformly with replacement over every member and start,
-/// and takes one Adam step on the MSE of the head's prediction. Returns the loss of the last step. Throws on a
-/// wrong shape, too few steps for the lead, NaN or Inf in the data, bad options, or a non-finite loss (checked at
-/// every report).
+/// The surrogate's training objective for nn::fit: each batch draws `batch` pairs (x_t, x_{t+lead} - x_t)
+/// uniformly with replacement over every member and start, and the loss is the MSE of the head's prediction. The
+/// pairs of step s come from block s * philox_blocks<double>(batch) on of stream 0 of the seed (one uniform double
+/// per pair), so a step's batch depends on (seed, s) alone, and the run is the one train_dense_surrogate has always
+/// drawn.
+template <floating_scalar Scalar, class Backend>
+class surrogate_objective {
+public:
+  using scalar_type = Scalar;
+  using backend_type = Backend;
+
+  /// `model` and `trajectories` (members x steps x inputs, normalised, on Backend) must outlive the objective.
+  /// Throws on a wrong shape, too few steps for the lead, a batch of 0, NaN or Inf in the data.
+  surrogate_objective(context<Backend>& ctx, dense_surrogate<Scalar, Backend>& model,
+                      const_tensor_view<Scalar, Backend> trajectories, std::size_t lead, std::size_t batch,
+                      std::uint64_t seed, const char* fn = "metrics::surrogate_objective")
+      : ctx_(&ctx), model_(&model), batch_(batch), seed_(seed), graph_(ctx), u_(shape{batch}) {
+    const std::size_t d = model.options().inputs;
+    const auto& traj = trajectories;
+    require(traj.rank() == 3 && traj.extent(0) > 0 && traj.extent(2) == d, fn,
+            attractor::detail::text("trajectories of shape (members, steps, ", d, ")"), traj.shape());
+    require(lead >= 1 && traj.extent(1) > lead, fn,
+            attractor::detail::text("more than lead = ", lead, " steps per trajectory (lead >= 1)"), traj.extent(1));
+    require(batch > 0, fn, "a batch of at least one pair", batch);
+    require_finite(ctx, traj, fn, "the trajectories");
+    const std::size_t steps = traj.extent(1), starts = steps - lead;
+    pass_ = model.build(graph_, batch);
+    target_ = graph_.input({batch, d});
+    loss_ = autograd::mse(graph_, pass_.output, target_);
+    draw_ = detail::surrogate_pairs<Scalar>{graph_.value_of(pass_.input).data(),
+                                            graph_.value_of(target_).data(),
+                                            traj.data(),
+                                            u_.data(),
+                                            steps,
+                                            starts,
+                                            traj.extent(0) * starts,
+                                            lead,
+                                            d};
+  }
+
+  surrogate_objective(const surrogate_objective&) = delete;
+  surrogate_objective& operator=(const surrogate_objective&) = delete;
+
+  [[nodiscard]] autograd::graph<Scalar, Backend>& graph() { return graph_; }
+  [[nodiscard]] autograd::value loss() const { return loss_; }
+  [[nodiscard]] nn::parameter_list<Scalar, Backend> parameters() { return model_->parameters(); }
+  [[nodiscard]] std::size_t batch() const { return batch_; }
+  [[nodiscard]] std::size_t training_samples() const { return 0; }  // pairs are drawn with replacement
+  [[nodiscard]] std::size_t validation_samples() const { return 0; }
+  [[nodiscard]] nn::safetensors_metadata metadata() const {
+    const auto& o = model_->options();
+    return {{"attractor.architecture", attractor::detail::concat("dense_surrogate inputs=", o.inputs,
+                                                                 " hidden=", o.hidden, " layers=", o.layers)}};
+  }
+
+  void load_batch(const nn::batch_draw& b) {
+    philox gen(seed_, 0, b.index * philox_blocks<double>(batch_));
+    fill_uniform(*ctx_, gen, u_.data(), batch_, 0.0, 1.0);
+    for_each_index(*ctx_, batch_ * model_->options().inputs, draw_);
+  }
+
+private:
+  context<Backend>* ctx_;
+  dense_surrogate<Scalar, Backend>* model_;
+  std::size_t batch_;
+  std::uint64_t seed_;
+  autograd::graph<Scalar, Backend> graph_;
+  typename dense_surrogate<Scalar, Backend>::pass pass_;
+  autograd::value target_, loss_;
+  tensor<double, Backend> u_;
+  detail::surrogate_pairs<Scalar> draw_{};
+};
+
+/// Trains `model` as a surrogate on `trajectories` (members x steps x inputs, normalised states, on Backend)
+/// through nn::fit and a surrogate_objective: Adam at a constant rate, no EMA, no clipping. Returns the loss of the
+/// last step. Throws on a wrong shape, too few steps for the lead, NaN or Inf in the data, bad options, or a
+/// non-finite loss.
 template <floating_scalar Scalar, class Backend, tensor_like Trajectories>
 double train_dense_surrogate(context<Backend>& ctx, dense_surrogate<Scalar, Backend>& model,
                              const Trajectories& trajectories, const surrogate_training_options& options = {}) {
   constexpr const char* fn = "metrics::train_dense_surrogate";
   auto traj = as_view(trajectories);
   static_assert(std::is_same_v<typename decltype(traj)::value_type, Scalar>, "trajectories of the model's scalar");
-  const std::size_t d = model.options().inputs;
-  require(traj.rank() == 3 && traj.extent(0) > 0 && traj.extent(2) == d, fn,
-          attractor::detail::text("trajectories of shape (members, steps, ", d, ")"), traj.shape());
-  require(options.lead >= 1 && traj.extent(1) > options.lead, fn,
-          attractor::detail::text("more than lead = ", options.lead, " steps per trajectory (lead >= 1)"),
-          traj.extent(1));
   require(options.batch > 0 && options.steps > 0 && options.report_every > 0, fn, "batch, steps and report_every > 0",
           attractor::detail::text(options.batch, ", ", options.steps, ", ", options.report_every));
-  require_finite(ctx, traj, fn, "the trajectories");
-  const std::size_t steps = traj.extent(1), starts = steps - options.lead, pairs = traj.extent(0) * starts;
-
-  autograd::graph<Scalar, Backend> g(ctx);
-  const auto p = model.build(g, options.batch);
-  const autograd::value target = g.input({options.batch, d});
-  const autograd::value loss = autograd::mse(g, p.output, target);
-  nn::adam<Scalar, Backend> adam(ctx, model.parameters(), nn::adam_options{options.lr});
-  philox gen(options.seed);
-  tensor<double, Backend> u(shape{options.batch});
-  const detail::surrogate_pairs<Scalar> draw{g.value_of(p.input).data(),
-                                             g.value_of(target).data(),
-                                             traj.data(),
-                                             u.data(),
-                                             steps,
-                                             starts,
-                                             pairs,
-                                             options.lead,
-                                             d};
-  Scalar last = 0;
-  for (std::size_t step = 1; step <= options.steps; ++step) {
-    fill_uniform(ctx, gen, u.data(), options.batch, 0.0, 1.0);
-    for_each_index(ctx, options.batch * d, draw);
-    g.forward();
-    g.backward(loss);
-    adam.step(ctx);
-    if (step % options.report_every == 0 || step == options.steps) {
-      transfer<Backend, cpu>::run(ctx, g.value_of(loss).data(), &last, 1);
-      if (!std::isfinite(last)) fail(fn, "a finite loss", attractor::detail::concat(last, " at step ", step));
-      if (options.progress) options.progress(step, static_cast<double>(last));
-    }
-  }
-  return static_cast<double>(last);
+  surrogate_objective<Scalar, Backend> objective(ctx, model, traj, options.lead, options.batch, options.seed, fn);
+  nn::fit_options o;
+  o.batch = options.batch;
+  o.steps = options.steps;
+  o.lr = options.lr;
+  o.average = false;
+  o.validate_every = 0;
+  o.progress_every = options.report_every;
+  if (options.progress) o.progress = [&](const nn::fit_progress& p) { options.progress(p.step, p.last_loss); };
+  nn::fit<surrogate_objective<Scalar, Backend>> run(ctx, objective, o, fn);
+  run.train();
+  return run.losses().back();
 }
 
 }  // namespace attractor::metrics
