@@ -23,7 +23,7 @@
 
 #include "attractor/da.hpp"
 #include "attractor/da/diffusion_source.hpp"
-#include "attractor/diffusion/sampler.hpp"
+#include "attractor/diffusion/network_denoiser.hpp"
 #include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/systems/lorenz63.hpp"
 

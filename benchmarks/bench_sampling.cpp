@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "attractor/diffusion/sampler.hpp"
+#include "attractor/diffusion/network_denoiser.hpp"
 #include "attractor/random/philox.hpp"
 
 #if ATTRACTOR_HAS_OPENMP

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "attractor/da/diffusion_source.hpp"
-#include "attractor/diffusion/sampler.hpp"
+#include "attractor/diffusion/network_denoiser.hpp"
 #include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/random/philox.hpp"
 #include "attractor/systems/lorenz63.hpp"

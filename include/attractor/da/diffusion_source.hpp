@@ -5,7 +5,8 @@
 // T/N_grid-step grid (the paper: DDPM with 100 steps, k = 13, so t = 130 where sqrt(alpha_bar) = 0.97704 and sigma =
 // 0.21305), draw N latent states z = sqrt(alpha_bar) x + sigma xi, denoise them back over steps k..1, and de-normalise.
 // All experiments' members go through the network together, as one batch of experiments x N states, on the sampler's
-// backend.
+// backend. The model is any denoiser (diffusion/denoiser.hpp): by default a trained denoising_resnet through
+// diffusion::network_denoiser, whose header a program using the default includes.
 #pragma once
 
 #include <array>

@@ -11,15 +11,14 @@
 // No clipping of x_hat, as in the reference. Samples are processed in chunks of at most `chunk` rows, so memory is
 // bounded whatever the number of samples.
 //
-// The sampler runs any Model with
-//   std::size_t dimension() const;
-//   void predict(tensor_view<const Scalar, Backend> z, std::size_t t, tensor_view<Scalar, Backend> pred);
-// that writes its head's prediction for the rows of z at pseudo-time t. network_denoiser adapts a trained
-// denoising_resnet (one forward graph per chunk size met, built once and reused); tests plug in exact denoisers.
+// The sampler runs any model of the denoiser concept (diffusion/denoiser.hpp): it writes its head's prediction for
+// the rows of z at pseudo-time t. network_denoiser (diffusion/network_denoiser.hpp, the default Model, which a
+// program that uses the default includes) adapts a trained denoising_resnet; tests plug in exact denoisers.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -30,10 +29,9 @@
 #include <utility>
 #include <vector>
 
-#include "attractor/autograd/graph.hpp"
+#include "attractor/diffusion/denoiser.hpp"
 #include "attractor/diffusion/parameterisation.hpp"
 #include "attractor/diffusion/schedule.hpp"
-#include "attractor/nn/denoising_resnet.hpp"
 #include "attractor/random/philox.hpp"
 #include "attractor/tensor/checks.hpp"
 #include "attractor/tensor/ops.hpp"
@@ -124,53 +122,18 @@ struct diffuse_kernel {
 
 }  // namespace detail
 
-/// A trained denoising_resnet as a sampler's Model: the prediction of rows z at one pseudo-time t.
+/// A trained denoising_resnet as a denoiser: defined in diffusion/network_denoiser.hpp.
 template <floating_scalar Scalar, class Backend>
-class network_denoiser {
-public:
-  using network_type = nn::denoising_resnet<Scalar, Backend>;
+class network_denoiser;
 
-  network_denoiser(context<Backend>& ctx, network_type& net) : ctx_(&ctx), net_(&net) {}
-
-  [[nodiscard]] std::size_t dimension() const { return net_->options().inputs; }
-  [[nodiscard]] std::size_t max_time() const { return net_->options().max_time; }
-
-  void predict(tensor_view<const Scalar, Backend> z, std::size_t t, tensor_view<Scalar, Backend> pred) {
-    const std::size_t rows = z.extent(0);
-    forward_pass& f = pass_for(rows);
-    copy(*ctx_, z, f.g->value_of(f.pass.input));
-    std::fill(f.tau.begin(), f.tau.end(), static_cast<std::int32_t>(t));
-    net_->set_time(*f.g, f.pass, f.tau.data());
-    f.g->forward();
-    copy(*ctx_, tensor_view<const Scalar, Backend>(f.g->value_of(f.pass.output)), pred);
-  }
-
-private:
-  struct forward_pass {
-    std::unique_ptr<autograd::graph<Scalar, Backend>> g;
-    typename network_type::pass pass;
-    std::vector<std::int32_t> tau;
-  };
-
-  forward_pass& pass_for(std::size_t rows) {
-    auto it = passes_.find(rows);
-    if (it != passes_.end()) return it->second;
-    forward_pass f;
-    f.g = std::make_unique<autograd::graph<Scalar, Backend>>(*ctx_, autograd::graph_mode::inference);
-    f.pass = net_->build(*f.g, rows, nn::conditioning::per_tau);
-    f.tau.assign(rows, 0);
-    return passes_.emplace(rows, std::move(f)).first->second;
-  }
-
-  context<Backend>* ctx_;
-  network_type* net_;
-  std::map<std::size_t, forward_pass> passes_;
-};
-
-/// Draws samples from a Model (by default a trained denoising_resnet) with DDPM or DDIM. Holds scratch; not
-/// thread-safe.
+/// Draws samples from a denoiser Model (by default a trained denoising_resnet, through network_denoiser) with DDPM
+/// or DDIM. Holds scratch; not thread-safe.
 template <floating_scalar Scalar, class Backend, class Model = network_denoiser<Scalar, Backend>>
 class sampler {
+  static_assert(denoiser<Model, Scalar, Backend>,
+                "diffusion::sampler: Model must be a denoiser (dimension() and predict(z, t, pred)); for the default, "
+                "include attractor/diffusion/network_denoiser.hpp");
+
 public:
   /// Samples `model`, which must outlive the sampler.
   sampler(context<Backend>& ctx, Model& model, noise_schedule schedule, parameterisation head,
@@ -179,20 +142,25 @@ public:
     require(chunk > 0, "diffusion::sampler", "a chunk of at least one sample", chunk);
   }
 
-  /// Samples a trained network (held by the sampler, through a network_denoiser).
-  sampler(context<Backend>& ctx, nn::denoising_resnet<Scalar, Backend>& net, noise_schedule schedule,
-          parameterisation head,
-          std::size_t chunk = 16384) requires std::is_same_v<Model, network_denoiser<Scalar, Backend>>
-      : owned_(std::make_unique<Model>(ctx, net)),
+  /// Samples a Model built and held by the sampler from `network` (e.g. a trained denoising_resnet, through a
+  /// network_denoiser), which must outlive the sampler. Where the Model has a max_time(), the schedule must have
+  /// that many steps.
+  template <class Network>
+  requires(!std::same_as<Network, Model> && std::constructible_from<Model, context<Backend>&, Network&>)
+      sampler(context<Backend>& ctx, Network& network, noise_schedule schedule, parameterisation head,
+              std::size_t chunk = 16384)
+      : owned_(std::make_unique<Model>(ctx, network)),
         ctx_(&ctx),
         model_(owned_.get()),
         schedule_(std::move(schedule)),
         head_(head),
         chunk_(chunk) {
     require(chunk > 0, "diffusion::sampler", "a chunk of at least one sample", chunk);
-    require(schedule_.steps() == net.options().max_time, "diffusion::sampler",
-            attractor::detail::text("a schedule of ", net.options().max_time, " steps (the network's max_time)"),
-            schedule_.steps());
+    if constexpr (requires(const Model& m) { m.max_time(); }) {
+      require(schedule_.steps() == model_->max_time(), "diffusion::sampler",
+              attractor::detail::text("a schedule of ", model_->max_time(), " steps (the network's max_time)"),
+              schedule_.steps());
+    }
   }
 
   [[nodiscard]] const noise_schedule& schedule() const { return schedule_; }
