@@ -37,8 +37,8 @@ inline constexpr unsigned nearest_tile = 256;
 
 template <class Scalar, unsigned D, unsigned Q>
 __global__ void __launch_bounds__(nearest_threads)
-    nearest_kernel(const Scalar* __restrict__ queries, std::size_t m, const Scalar* __restrict__ reference,
-                   std::size_t n, std::size_t per_split, distance_bits<Scalar>* out) {
+    nearest_tile_kernel(const Scalar* __restrict__ queries, std::size_t m, const Scalar* __restrict__ reference,
+                        std::size_t n, std::size_t per_split, distance_bits<Scalar>* out) {
   __shared__ Scalar tile[D][nearest_tile];
   const std::size_t first = static_cast<std::size_t>(blockIdx.x) * nearest_threads * Q + threadIdx.x;
   Scalar q[Q][D];
@@ -103,67 +103,52 @@ void launch_nearest(context<cuda>& ctx, const Scalar* queries, std::size_t m, co
   splits = (n + per_split - 1) / per_split;
   require(blocks <= 0x7fffffffu, "metrics::nearest_search<cuda>", "fewer than 2^31 blocks of queries", blocks);
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(splits));
-  nearest_kernel<Scalar, D, Q><<<grid, nearest_threads, 0, ctx.stream()>>>(
+  nearest_tile_kernel<Scalar, D, Q><<<grid, nearest_threads, 0, ctx.stream()>>>(
       queries, m, reference, n, per_split, reinterpret_cast<distance_bits<Scalar>*>(out));
   ATTRACTOR_CUDA_CHECK(cudaGetLastError());
 }
 
-}  // namespace detail
-
+/// nearest_search's kernel on cuda, for 1 to 4 dimensions.
 template <floating_scalar Scalar>
-class nearest_search<Scalar, cuda> {
+class nearest_kernel<Scalar, cuda> {
 public:
-  /// Supports 1 to 4 dimensions.
-  nearest_search(context<cuda>& ctx, const_tensor_view<Scalar, cuda> reference) : reference_(reference) {
-    constexpr const char* fn = "metrics::nearest_search";
-    detail::require_state_set(reference, 0, fn, "reference set");
-    require(reference.extent(1) <= 4, fn, "states of 1 to 4 dimensions on cuda", reference.extent(1));
-    require_finite(ctx, reference, fn, "the reference set");
+  nearest_kernel(context<cuda>&, const_tensor_view<Scalar, cuda> reference) : reference_(reference) {
+    require(reference.extent(1) <= 4, "metrics::nearest_search", "states of 1 to 4 dimensions on cuda",
+            reference.extent(1));
   }
 
-  [[nodiscard]] std::size_t dimension() const { return reference_.extent(1); }
-  [[nodiscard]] std::size_t size() const { return reference_.extent(0); }
-
-  void sq_distances(context<cuda>& ctx, const_tensor_view<Scalar, cuda> queries, tensor_view<Scalar, cuda> out) const {
-    constexpr const char* fn = "metrics::nearest_search::sq_distances";
-    check_queries(ctx, queries, fn);
-    require(out.rank() == 1 && out.extent(0) == queries.extent(0), fn,
-            attractor::detail::text("out of shape (", queries.extent(0), ")"), out.shape());
-    run(ctx, queries.data(), queries.extent(0), out.data());
+  void sq_distances(context<cuda>& ctx, const Scalar* queries, std::size_t m, Scalar* out) const {
+    run(ctx, queries, m, out);
   }
 
-  [[nodiscard]] double sum_sq_distances(context<cuda>& ctx, const_tensor_view<Scalar, cuda> queries) const {
-    check_queries(ctx, queries, "metrics::nearest_search::sum_sq_distances");
+  [[nodiscard]] double sum_sq_distances(context<cuda>& ctx, const Scalar* queries, std::size_t m) const {
     constexpr std::size_t chunk = std::size_t{1} << 20;
-    const std::size_t m = queries.extent(0), d = dimension();
+    const std::size_t d = reference_.extent(1);
     buffer<Scalar, cuda> minima(std::min(chunk, m));
     double total = 0;
     for (std::size_t begin = 0; begin < m; begin += chunk) {
       const std::size_t count = std::min(chunk, m - begin);
-      run(ctx, queries.data() + begin * d, count, minima.data());
+      run(ctx, queries + begin * d, count, minima.data());
       total += static_cast<double>(reduce(ctx, reduction::sum, static_cast<const Scalar*>(minima.data()), count));
     }
     return total;
   }
 
 private:
-  void check_queries(context<cuda>& ctx, const_tensor_view<Scalar, cuda> queries, const char* fn) const {
-    detail::require_state_set(queries, dimension(), fn, "query set");
-    require_finite(ctx, queries, fn, "the queries");
-  }
-
   void run(context<cuda>& ctx, const Scalar* queries, std::size_t m, Scalar* out) const {
     const Scalar* r = reference_.data();
-    const std::size_t n = size();
-    switch (dimension()) {
-      case 1: detail::launch_nearest<Scalar, 1>(ctx, queries, m, r, n, out); break;
-      case 2: detail::launch_nearest<Scalar, 2>(ctx, queries, m, r, n, out); break;
-      case 3: detail::launch_nearest<Scalar, 3>(ctx, queries, m, r, n, out); break;
-      default: detail::launch_nearest<Scalar, 4>(ctx, queries, m, r, n, out); break;
+    const std::size_t n = reference_.extent(0);
+    switch (reference_.extent(1)) {
+      case 1: launch_nearest<Scalar, 1>(ctx, queries, m, r, n, out); break;
+      case 2: launch_nearest<Scalar, 2>(ctx, queries, m, r, n, out); break;
+      case 3: launch_nearest<Scalar, 3>(ctx, queries, m, r, n, out); break;
+      default: launch_nearest<Scalar, 4>(ctx, queries, m, r, n, out); break;
     }
   }
 
   const_tensor_view<Scalar, cuda> reference_;
 };
+
+}  // namespace detail
 
 }  // namespace attractor::metrics
