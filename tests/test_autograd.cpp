@@ -153,6 +153,23 @@ TEST_CASE("gather_rows rejects an index out of range on cpu") {
   CHECK_THROWS_WITH_AS(g.forward(), doctest::Contains("keys in [0, 4), got 4 at row 1"), attractor::error);
 }
 
+TEST_CASE("set_indices checks indices against every gather that reads them before it uploads, on any backend") {
+  context<cpu> ctx;
+  cpu_graph g(ctx);
+  const auto x = g.input({4, 2}), wider = g.input({6, 2});
+  const auto idx = g.index_input(3);
+  autograd::gather_rows(g, wider, idx);
+  autograd::gather_rows(g, x, idx);  // the tighter bound: 4 rows
+  const std::int32_t good[3] = {3, 0, 2}, past[3] = {0, 4, 1}, negative[3] = {0, 1, -1};
+  g.set_indices(idx, good);
+  CHECK(g.index_of(idx)[0] == 3);
+  CHECK_THROWS_WITH_AS(g.set_indices(idx, past), doctest::Contains("keys in [0, 4), got 4 at row 1"), attractor::error);
+  CHECK_THROWS_WITH_AS(g.set_indices(idx, negative), doctest::Contains("got -1 at row 2"), attractor::error);
+  CHECK(g.index_of(idx)[0] == 3);  // nothing was copied
+  CHECK(g.index_of(idx)[1] == 0);
+  g.forward();
+}
+
 TEST_CASE("parameters are leaves whose gradients backward() overwrites, and steady-state steps allocate nothing") {
   context<cpu> ctx;
   autograd::parameter<float, cpu> w("fc.weight", {8, 3}), b("fc.bias", {8});

@@ -43,7 +43,7 @@ struct op_row {
 template <class Backend>
 attractor::autograd::index_value index_input(op_graph<Backend>& g, const std::vector<std::int32_t>& host) {
   const auto idx = g.index_input(host.size());
-  attractor::transfer<attractor::cpu, Backend>::run(g.ctx(), host.data(), g.index_of(idx).data(), host.size());
+  g.set_indices(idx, host.data());  // checked on the host, then uploaded
   return idx;
 }
 

@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "attractor/autograd/parameter.hpp"
+#include "attractor/backend/copy.hpp"
+#include "attractor/backend/segment_sum.hpp"
 #include "attractor/core/error.hpp"
 #include "attractor/tensor/ops.hpp"
 #include "attractor/tensor/tensor.hpp"
@@ -109,10 +111,22 @@ public:
     return add_node(std::move(n));
   }
 
-  /// n int32 indices the caller fills (through index_of) before each forward().
+  /// n int32 indices the caller fills before each forward(): through set_indices, which checks them on the host
+  /// against every operation that reads them, on any backend; or, on a backend the host reads, through index_of.
   index_value index_input(std::size_t n) {
     indices_.emplace_back(shape{n});
+    index_bounds_.push_back(std::numeric_limits<std::int32_t>::max());
     return {indices_.size() - 1};
+  }
+
+  /// Copies the index input's n indices from host memory to the backend, after checking that each lies in
+  /// [0, bound) for the bound of every operation that reads them (bound_indices). Throws attractor::error, copying
+  /// nothing, on an index out of range.
+  void set_indices(index_value i, const std::int32_t* host) {
+    require(i.id < indices_.size(), "graph::set_indices", "an index_input of this graph", i.id);
+    const std::size_t n = indices_[i.id].size();
+    validate_segment_keys(host, n, static_cast<std::size_t>(index_bounds_[i.id]), "graph::set_indices");
+    transfer<cpu, Backend>::run(ctx(), host, indices_[i.id].data(), n);
   }
 
   // --- the op-builder API (autograd/ops/ is written on it) --------------------------------------------------
@@ -227,6 +241,14 @@ public:
     require(i.id < indices_.size(), "graph::index_of", "an index_input of this graph", i.id);
     return indices_[i.id].view();
   }
+  /// Declares that an operation reads index input i as row numbers of an array of `rows` rows: set_indices checks
+  /// against the smallest such bound.
+  void bound_indices(index_value i, std::size_t rows) {
+    require(i.id < indices_.size(), "graph::bound_indices", "an index_input of this graph", i.id);
+    require(rows <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()), "graph::bound_indices",
+            "at most 2^31 - 1 rows", rows);
+    index_bounds_[i.id] = std::min(index_bounds_[i.id], static_cast<std::int32_t>(rows));
+  }
   [[nodiscard]] const shape& shape_of(value v) const { return node_of(v).value.shape(); }
   [[nodiscard]] bool needs_grad(value v) const { return node_of(v).needs_grad; }
   [[nodiscard]] const std::string& name_of(value v) const { return node_of(v).name; }
@@ -290,6 +312,7 @@ private:
   std::vector<node> nodes_;
   std::vector<operation> ops_;
   std::vector<tensor<std::int32_t, Backend>> indices_;
+  std::vector<std::int32_t> index_bounds_;  // per index input: exclusive upper bound of its values
   bool pending_needs_grad_ = false;
   std::vector<std::size_t> pending_outputs_;  // results made since the last add_op: the next operation's
   std::vector<unsigned char> written_;        // per gradient slot: written in the current backward pass

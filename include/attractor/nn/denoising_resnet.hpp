@@ -155,7 +155,7 @@ public:
     }
     std::copy(tau, tau + t.batch, t.tau.begin());
     if (t.mode == conditioning::per_sample) {
-      transfer<cpu, Backend>::run(g.ctx(), tau, g.index_of(t.tau_index).data(), t.batch);
+      g.set_indices(t.tau_index, tau);
       return;
     }
     // One pseudo-time for the whole batch (every sampler step) after another such batch: the slots (all 0), the

@@ -82,13 +82,15 @@ value reshape(graph<Scalar, Backend>& g, value x, const shape& s) {
 }
 
 /// out[i, :] = x[index[i], :] for a (rows x cols) x: a row gather. The backward pass sums the gradients of rows
-/// that share an index (segment_sum). Indices must lie in [0, rows); they are checked at every forward() on a backend
-/// whose memory the host reads (host_accessible).
+/// that share an index (segment_sum). Indices must lie in [0, rows): graph::set_indices checks them on the host before
+/// it uploads them, on every backend, and on a backend whose memory the host reads (host_accessible), where index_of
+/// may also write them, every forward() checks them again.
 template <floating_scalar Scalar, class Backend>
 value gather_rows(graph<Scalar, Backend>& g, value x, index_value index) {
   const shape xs = g.shape_of(x);
   require(xs.rank() == 2, "autograd::gather_rows", "x of rank 2", xs);
   const std::size_t rows = xs[0], cols = xs[1], n = g.index_of(index).size();
+  g.bound_indices(index, rows);
   const value y = g.make_result({n, cols}, {x});
   const auto gathered = g.scratch_if(g.needs_grad(x), shape{rows, cols});
   g.add_op(
