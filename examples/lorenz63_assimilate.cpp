@@ -7,11 +7,19 @@
 // after the train and validation sets' initial draws, N(0, 0.001^2 I), 100000 spin-up steps at dt = 0.01), in
 // physical units, integrated on the fly from the end of the spin-up. The initial ensembles are climatological states
 // (independent spin-ups). Run with --help for the options.
-#include <attractor/da.hpp>
-#include <attractor/diffusion.hpp>
+#include <attractor/da/covariance.hpp>
+#include <attractor/da/diffusion_source.hpp>
+#include <attractor/da/enoi.hpp>
+#include <attractor/da/etkf.hpp>
+#include <attractor/da/observations.hpp>
+#include <attractor/da/sources.hpp>
+#include <attractor/da/twin.hpp>
+#include <attractor/da/var3d.hpp>
+#include <attractor/diffusion/network_denoiser.hpp>
+#include <attractor/diffusion/trainer.hpp>
 #include <attractor/io/file.hpp>
 #include <attractor/io/npy.hpp>
-#include <attractor/systems.hpp>
+#include <attractor/systems/lorenz63.hpp>
 
 #include "cli.hpp"
 

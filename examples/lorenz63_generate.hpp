@@ -3,12 +3,14 @@
 // paper's five metrics and print them laid out like Table 1, beside the paper's row.
 #pragma once
 
-#include <attractor/diffusion.hpp>
+#include <attractor/diffusion/network_denoiser.hpp>
+#include <attractor/diffusion/trainer.hpp>
 #include <attractor/io/file.hpp>
 #include <attractor/io/npy.hpp>
-#include <attractor/metrics.hpp>
-#include <attractor/nn.hpp>
-#include <attractor/systems.hpp>
+#include <attractor/metrics/evaluate.hpp>
+#include <attractor/metrics/hellinger.hpp>
+#include <attractor/metrics/surrogate.hpp>
+#include <attractor/systems/lorenz63.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>

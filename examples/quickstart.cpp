@@ -5,7 +5,10 @@
 //   4. sums the rows per diffusion step (segment_sum over 1000 keys), as the time-conditioning gradient will;
 //   5. writes the activations as .npy, reads them back and compares.
 // Usage: quickstart [--threads N] [--out DIR] [--repeat R]
-#include <attractor/attractor.hpp>
+#include <attractor/io/npy.hpp>
+#include <attractor/random/philox.hpp>
+#include <attractor/tensor/ops.hpp>
+#include <attractor/tensor/tensor.hpp>
 
 #include "cli.hpp"
 
