@@ -206,3 +206,48 @@ TEST_CASE("nn::fit stops on a NaN loss naming the last good checkpoint, and refu
   nn::fit<regression> plain(ctx, fine, no_average);
   CHECK_THROWS_AS((void)plain.average(), attractor::error);
 }
+
+TEST_CASE("the library's objectives refuse bad data with a clear error") {
+  context<cpu> ctx;
+  philox init(4);
+  metrics::dense_surrogate<double, cpu> net(ctx, init, {3, 8, 2});
+  tensor<double, cpu> traj(shape{2, 30, 3});
+  fill(ctx, traj, 0.5);
+  using objective = metrics::surrogate_objective<double, cpu>;
+  tensor<double, cpu> wrong(shape{2, 30, 2});
+  CHECK_THROWS_WITH_AS(objective(ctx, net, wrong.view(), 10, 16, 0), doctest::Contains("trajectories of shape"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS(objective(ctx, net, traj.view(), 30, 16, 0), doctest::Contains("more than lead = 30"),
+                       attractor::error);
+  CHECK_THROWS_WITH_AS(objective(ctx, net, traj.view(), 10, 0, 0), doctest::Contains("at least one pair"),
+                       attractor::error);
+  traj.at(1, 7, 2) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(objective(ctx, net, traj.view(), 10, 16, 0), doctest::Contains("finite"), attractor::error);
+
+  nn::denoising_resnet_options small;
+  small.hidden = 16;
+  small.blocks = 1;
+  small.embedding = 8;
+  small.max_time = 100;
+  nn::denoising_resnet<float, cpu> resnet(ctx, init, small);
+  using ddpm_type = diffusion::ddpm_objective<float, cpu>;
+  const auto noise = diffusion::parameterisation::noise;
+  CHECK_THROWS_WITH_AS(ddpm_type(ctx, resnet, diffusion::noise_schedule::cosine(), noise, 32),
+                       doctest::Contains("max_time"), attractor::error);
+  CHECK_THROWS_WITH_AS(ddpm_type(ctx, resnet, diffusion::noise_schedule::cosine(100), noise, 0),
+                       doctest::Contains("at least one sample"), attractor::error);
+  diffusion::ddpm_objective<float, cpu> ddpm(ctx, resnet, diffusion::noise_schedule::cosine(100),
+                                             diffusion::parameterisation::noise, 32);
+  tensor<float, cpu> data(shape{64, 3}), few(shape{16, 3});
+  fill(ctx, data, 0.25f);
+  CHECK_THROWS_WITH_AS(ddpm.set_data(few.view(), {}), doctest::Contains("one batch"), attractor::error);
+  CHECK_THROWS_WITH_AS(ddpm.set_data(data.view(), few.view()), doctest::Contains("validation data"), attractor::error);
+  std::vector<std::int32_t> rows(32, 0);
+  std::vector<std::uint32_t> words(32, 0);
+  philox gen(1);
+  CHECK_THROWS_AS(ddpm.load_batch({0, false, rows, words, &gen}), attractor::error);  // no data set yet
+  ddpm.set_data(data.view(), {});
+  ddpm.load_batch({0, false, rows, words, &gen});
+  data[5] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(ddpm.set_data(data.view(), {}), doctest::Contains("finite"), attractor::error);
+}

@@ -339,9 +339,10 @@ public:
       require_finite(host.back().data(), host.back().size(), fn, name);
     };
     const auto state = optimiser_.state();
+    const auto shadow = average_ ? average_->shadow() : decltype(average_->shadow()){};
     for (std::size_t i = 0; i < params_.size(); ++i) {
       add(params_[i]->name, params_[i]->value.view());
-      if (average_) add("ema." + params_[i]->name, average_->shadow()[i]);
+      if (average_) add("ema." + params_[i]->name, shadow[i]);
       add("adam.exp_avg." + params_[i]->name, state.exp_avg[i]);
       add("adam.exp_avg_sq." + params_[i]->name, state.exp_avg_sq[i]);
     }
