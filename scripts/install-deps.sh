@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build git pkg-config libeigen3-dev xtensor-dev doctest-dev libbenchmark-dev
-          libcli11-dev clang-format)
+          libcli11-dev libfftw3-dev clang-format)
 nvcc=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; } || true)
 if [ -n "$nvcc" ]; then
   toolkit=$(dirname "$(dirname "$(readlink -f "$nvcc")")")

@@ -6,6 +6,7 @@
 #include "attractor/backend/cuda/check.cuh"
 #include "attractor/backend/cuda/context.cuh"
 #include "attractor/backend/cuda/copy.cuh"
+#include "attractor/backend/cuda/fft.cuh"  // the FFTs; a program that calls them links attractor::cufft
 #include "attractor/backend/cuda/for_each.cuh"
 #include "attractor/backend/cuda/gemm.cuh"
 #include "attractor/backend/cuda/memory.cuh"

@@ -119,4 +119,11 @@ void cuda_evaluate(const float* reference, std::size_t n, const float* source, s
 /// Whether a cuda histogram of a state with a NaN throws attractor::error (its message copied into `message`).
 bool cuda_histogram_rejects_nan(char* message, std::size_t capacity);
 
+// --- FFTs (tests/cuda/fft_harness.cu) ------------------------------------------------------------------------
+/// fft_forward on context<cuda> of `batch` real arrays of shape dims[0..rank), then fft_inverse of that spectrum:
+/// spectrum_out gets 2 x batch x complex_size() Scalars, inverse_out batch x real_size().
+template <class Scalar>
+void cuda_fft_round_trip(std::size_t rank, const std::size_t* dims, std::size_t batch, const Scalar* real,
+                         Scalar* spectrum_out, Scalar* inverse_out);
+
 }  // namespace attractor_test

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
+#include <string>
+#include <typeinfo>
 
 #include "attractor/backend/tags.hpp"
 #include "attractor/core/error.hpp"
@@ -31,6 +34,24 @@ inline int omp_team_size() {
   return 1;
 #endif
 }
+/// Long-lived objects a context keeps for the kernels that run on it, such as FFT plans: made on first use, found
+/// again by type and key, and destroyed with the context. Not thread-safe, like the context that owns it.
+class resource_cache {
+public:
+  /// The T stored under `key`, made by make() (which returns a std::unique_ptr<T>) when there is none yet.
+  template <class T, class Make>
+  T& get(const std::string& key, Make make) {
+    const std::string full = std::string(typeid(T).name()) + '/' + key;
+    auto it = items_.find(full);
+    if (it == items_.end()) it = items_.emplace(full, std::shared_ptr<void>(make())).first;
+    return *static_cast<T*>(it->second.get());
+  }
+  void clear() noexcept { items_.clear(); }
+
+private:
+  std::map<std::string, std::shared_ptr<void>> items_;
+};
+
 }  // namespace detail
 
 template <class Backend>
@@ -71,6 +92,9 @@ public:
   /// Work on `cpu` is synchronous; provided so that algorithms can call it on any backend.
   void synchronize() const {}
 
+  /// Plans and other long-lived state of the kernels that run on this context (backend/fft.hpp).
+  [[nodiscard]] detail::resource_cache& resources() { return resources_; }
+
 private:
   struct aligned_delete {
     void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t{64}); }
@@ -78,6 +102,7 @@ private:
   int threads_ = 1;
   std::unique_ptr<std::byte[], aligned_delete> scratch_;
   std::size_t scratch_bytes_ = 0;
+  detail::resource_cache resources_;
 };
 
 }  // namespace attractor

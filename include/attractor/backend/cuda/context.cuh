@@ -129,9 +129,13 @@ public:
 
   void synchronize() const { ATTRACTOR_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
+  /// Plans and other long-lived state of the kernels that run on this context (backend/cuda/fft.cuh).
+  [[nodiscard]] detail::resource_cache& resources() { return resources_; }
+
 private:
   void destroy() noexcept {
     if (stream_ != nullptr) (void)cudaStreamSynchronize(stream_);
+    resources_.clear();  // cuFFT plans, bound to the stream
     if (cache_) cache_->release();
     scratch_ = buffer<std::byte, cuda>();
     if (cublas_ != nullptr) (void)cublasDestroy(cublas_);
@@ -146,6 +150,7 @@ private:
     std::swap(cublas_, other.cublas_);
     std::swap(scratch_, other.scratch_);
     std::swap(cache_, other.cache_);
+    std::swap(resources_, other.resources_);
   }
 
   int device_ = 0;
@@ -154,6 +159,7 @@ private:
   cublasHandle_t cublas_ = nullptr;
   buffer<std::byte, cuda> scratch_;
   std::unique_ptr<detail::cuda_block_cache> cache_ = std::make_unique<detail::cuda_block_cache>();
+  detail::resource_cache resources_;
 };
 
 }  // namespace attractor
