@@ -43,7 +43,10 @@ public:
   /// A key for plan caches, such as "32x32".
   [[nodiscard]] std::string key() const {
     std::string k;
-    for (std::size_t i = 0; i < rank_; ++i) k += (i ? "x" : "") + std::to_string(n_[i]);
+    for (std::size_t i = 0; i < rank_; ++i) {
+      if (i > 0) k += 'x';
+      k += std::to_string(n_[i]);
+    }
     return k;
   }
 
