@@ -13,3 +13,4 @@
 #include "attractor/random.hpp"
 #include "attractor/systems.hpp"
 #include "attractor/tensor.hpp"
+#include "attractor/transfer.hpp"

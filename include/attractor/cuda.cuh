@@ -23,3 +23,4 @@
 #include "attractor/tensor/ops.hpp"
 #include "attractor/tensor/shape.hpp"
 #include "attractor/tensor/tensor.hpp"
+#include "attractor/transfer.hpp"

@@ -102,13 +102,24 @@ public:
   /// noised states into g.value_of(pass.input) and the pseudo-times with set_time().
   pass build(graph_type& g, std::size_t batch, conditioning mode = conditioning::per_tau) {
     require(batch > 0, "denoising_resnet::build", "a batch of at least one sample", batch);
+    return build_on(g, g.input({batch, options_.inputs}), mode);
+  }
+
+  /// build() on an input that is already a value of g (batch x inputs), e.g. the states gathered once per
+  /// pseudo-time (transfer::backbone_features). With head = false the output layer is left out and pass.output is
+  /// empty: only the residual stream (pass.features) is computed.
+  pass build_on(graph_type& g, autograd::value input, conditioning mode = conditioning::per_tau, bool head = true) {
+    const shape s = g.shape_of(input);
+    require(s.rank() == 2 && s[0] > 0 && s[1] == options_.inputs, "denoising_resnet::build_on",
+            attractor::detail::text("an input of shape (batch, ", options_.inputs, ")"), s);
+    const std::size_t batch = s[0];
     auto time = std::make_shared<time_state>();
     time->mode = mode;
     time->batch = batch;
     time->tau.assign(batch, 0);
     pass p;
     p.time = time;
-    p.input = g.input({batch, options_.inputs});
+    p.input = input;
     autograd::value emb;  // per_sample: (batch x embedding); per_tau: (rows x embedding), the first `distinct` valid
     const std::size_t table_rows = options_.max_time + 1;
     const autograd::value table = g.input({table_rows, options_.embedding});
@@ -141,7 +152,7 @@ public:
     autograd::value h = inp_(g, p.input);
     for (auto& b : blocks_) h = b->build(g, h, emb, time);
     p.features = h;
-    p.output = (*out_)(g, h);
+    if (head) p.output = (*out_)(g, h);
     return p;
   }
 
