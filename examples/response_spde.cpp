@@ -300,10 +300,10 @@ int run(const options& o, const Model& model, std::size_t pixels) {
     if (l <= s.lags) shown.push_back(l);
   std::printf("errors against the dynamical response, kick at pixel (1, 1), one lag = %g time units\n", s.lag_time());
   std::printf("%-20s %-6s", "method", "error");
-  for (std::size_t l : shown) std::printf(" %9s", ("lag " + std::to_string(l)).c_str());
+  for (std::size_t l : shown) std::printf("    lag %2zu", l);
   std::printf("\n");
   std::string csv = "method,error";
-  for (std::size_t l = 0; l <= s.lags; ++l) csv += ",lag" + std::to_string(l);
+  for (std::size_t l = 0; l <= s.lags; ++l) csv += detail::concat(",lag", l);
   csv += "\n";
   for (const method& m : methods) {
     const auto e = response::errors(m.response, dyn);
@@ -312,8 +312,13 @@ int run(const options& o, const Model& model, std::size_t pixels) {
       std::printf("%-20s %-6s", m.name.c_str(), which == 0 ? "e2" : "e_inf");
       for (std::size_t l : shown) std::printf(" %9.4f", v[l]);
       std::printf("\n");
-      csv += m.name + (which == 0 ? ",e2" : ",e_inf");
-      for (double x : v) csv += "," + detail::concat(x);
+      csv += m.name;
+      csv += which == 0 ? ",e2" : ",e_inf";
+      for (double x : v) {
+        char number[32];
+        std::snprintf(number, sizeof number, ",%.10g", x);
+        csv += number;
+      }
       csv += "\n";
     }
   }
@@ -338,7 +343,7 @@ int run(const options& o, const Model& model, std::size_t pixels) {
 
   examples::written_files written;
   const auto save = [&](const std::string& name, const tensor<double, cpu>& t) {
-    const auto path = o.out / (name + ".npy");
+    const auto path = o.out / detail::concat(name, ".npy");
     save_npy(path, t.view());
     written.add(path);
   };

@@ -14,3 +14,8 @@
 #include "attractor/systems.hpp"
 #include "attractor/tensor.hpp"
 #include "attractor/transfer.hpp"
+#if __has_include(<fftw3.h>)
+// The spectral SPDEs and the response functions transform with FFTW: a program that calls them links attractor::fftw.
+#include "attractor/response.hpp"
+#include "attractor/systems/spectral.hpp"
+#endif
