@@ -11,7 +11,8 @@ blocks, and the stream is flattened to n_tau * 256 features. In eager fp32 under
   - roll-outs: x <- x + g(x) for 10 iterations from 16384 starts, g a ridge head ((phi - mu) / sigma then Linear
     (F -> 3)) on the tau400 and 6-tau features, and the MLP head (Linear(F -> 256), ReLU, Linear(256 -> 3)) on the
     [50, 400] features.
-Then it runs our bench_transfer and prints states/s for both and the ratio (ours / PyTorch's).
+Then it runs our bench_transfer and prints states/s for both and the ratio (ours / PyTorch's), per wall-clock second
+and per cpu second of each process (at one thread, the cpu-time figure is the one a shared machine disturbs less).
 """
 
 import argparse
@@ -64,14 +65,16 @@ class RidgeHead(nn.Module):
 
 
 def median_rate(fn, count, warmup, reps):
+    """(count per wall-clock second, count per cpu second of this process), medians over `reps` calls."""
     for _ in range(warmup):
         fn()
-    seconds = []
+    wall, cpu = [], []
     for _ in range(reps):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        seconds.append(time.perf_counter() - start)
-    return count / statistics.median(seconds)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return count / statistics.median(wall), count / statistics.median(cpu)
 
 
 def time_pytorch(warmup, reps):
@@ -100,11 +103,13 @@ def time_pytorch(warmup, reps):
 
 
 def run_ours(binary, reps, min_time):
+    """{(benchmark, taus): (states per wall-clock second, states per cpu second)}, medians over the repetitions."""
     rates = {}
     for b in run_benchmark_json(binary, [], reps, min_time):
         m = re.match(r"BM_(\w+)/taus:(\d+)", b["name"])
-        rates.setdefault((m[1], int(m[2])), []).append(b["states/s"])
-    return {k: statistics.median(v) for k, v in rates.items()}
+        # states/s is per wall-clock second; real_time / cpu_time converts it to per cpu second.
+        rates.setdefault((m[1], int(m[2])), []).append((b["states/s"], b["states/s"] * b["real_time"] / b["cpu_time"]))
+    return {k: tuple(statistics.median(r[i] for r in v) for i in (0, 1)) for k, v in rates.items()}
 
 
 def main():
@@ -125,10 +130,12 @@ def main():
              ("rollout_linear", 1): "roll-out tau400 ridge", ("rollout_linear", 6): "roll-out 6-tau ridge",
              ("rollout_mlp", 2): "roll-out 2-tau MLP"}
     print()
-    print(f"{'':24} {'attractor states/s':>19} {'PyTorch states/s':>17} {'ratio':>7}")
+    print("states per wall-clock second | states per cpu second of the process (robust to a shared machine at 1 thread)")
+    print(f"{'':24} {'attractor':>10} {'PyTorch':>10} {'ratio':>6} | {'attractor':>10} {'PyTorch':>10} {'ratio':>6}")
     for key, name in names.items():
         if key in ours and key in theirs:
-            print(f"{name:24} {ours[key]:>19.0f} {theirs[key]:>17.0f} {ours[key] / theirs[key]:>7.2f}")
+            (ow, oc), (tw, tc) = ours[key], theirs[key]
+            print(f"{name:24} {ow:>10.0f} {tw:>10.0f} {ow / tw:>6.2f} | {oc:>10.0f} {tc:>10.0f} {oc / tc:>6.2f}")
 
 
 if __name__ == "__main__":
