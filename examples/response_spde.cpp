@@ -329,7 +329,9 @@ int run(const options& o, const Model& model, std::size_t pixels) {
     for (std::size_t p = 0; p < pixels; ++p) ss += dyn_se[l * pixels + p] * dyn_se[l * pixels + p];
     std::printf(" %9.4f", std::sqrt(ss / static_cast<double>(pixels)));
   }
+  // Lag 0 too: the raw score response there is -<u s^T>, which is I for the exact score (integration by parts).
   std::printf("\n\nR(pixel along x, lag) for a kick at pixel (1, 1): pixels (1,1) (2,1) (3,1) (4,1)\n");
+  shown.insert(shown.begin(), 0);
   for (std::size_t l : shown) {
     std::printf("lag %3zu  %-19s", l, "dynamical");
     for (std::size_t p = 0; p < 4; ++p) std::printf(" %8.4f", dyn[l * pixels + p]);

@@ -47,7 +47,8 @@ public:
 
   [[nodiscard]] const parameters& params() const { return p_; }
   /// The spec's initial condition: per member, a field of iid standard normals (one fill of n^2 N values from gen)
-  /// smoothed by Sigma and divided by its maximum, into states (n^2 x N).
+  /// smoothed by Sigma and divided by its largest absolute value (the paper divides the whole ensemble by its
+  /// maximum), into states (n^2 x N).
   void initial_states(context<Backend>& ctx, tensor_view<Scalar, Backend> states, philox& gen) const {
     this->smoothed_normal_states(ctx, states, gen);
   }

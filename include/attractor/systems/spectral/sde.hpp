@@ -248,6 +248,14 @@ struct score_combine {
   ATTRACTOR_HOST_DEVICE Scalar operator()(Scalar u, Scalar lin) const { return c * (alpha * u * (1 - u * u) + lin); }
 };
 
+/// |x|, on every backend.
+struct absolute_value {
+  template <class T>
+  ATTRACTOR_HOST_DEVICE T operator()(T x) const {
+    return x < T(0) ? -x : x;
+  }
+};
+
 /// states[i N + b] = field[b P + i] / max[b]: a member-major field divided by its member's maximum, into the states.
 template <class Scalar>
 struct divide_by_max_kernel {
@@ -380,7 +388,7 @@ public:
 
 protected:
   /// Allen-Cahn's initial condition (spec section 3): per member, a standard normal field smoothed by Sigma and
-  /// divided by its maximum, into `states` (n^2 x N).
+  /// divided by its largest absolute value, into `states` (n^2 x N).
   void smoothed_normal_states(context<Backend>& ctx, tensor_view<Scalar, Backend> states, philox& gen) const {
     const std::string fn = name_ + "::initial_states";
     const grid g{c_.n};
@@ -403,7 +411,11 @@ protected:
                      detail::spectral_scale_kernel<Scalar, detail::sigma_multiplier<Scalar>>{
                          spectrum, g.modes(), detail::sigma_multiplier<Scalar>{g}});
     fft_inverse(ctx, dims, members, spectrum, r);
-    reduce_rows(ctx, reduction::max, static_cast<const Scalar*>(r), members, pixels, max);
+    // Each member's largest |u|, so that every member starts in [-1, 1] whatever its draw. (The paper's code divides
+    // the whole ensemble array by its one maximum; a member's own maximum alone can be a small positive number
+    // beside a large negative minimum, and such a member, scaled up tenfold, overflows the explicit scheme.)
+    map(ctx, fields, spectrum, detail::absolute_value{}, static_cast<const Scalar*>(r));
+    reduce_rows(ctx, reduction::max, static_cast<const Scalar*>(spectrum), members, pixels, max);
     for_each_row_col(ctx, pixels, members,
                      detail::divide_by_max_kernel<Scalar>{r, max, states.data(), pixels, members});
   }
