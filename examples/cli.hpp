@@ -95,4 +95,21 @@ inline void parse_or_exit(CLI::App& app, int argc, char** argv) {
   }
 }
 
+/// The Lorenz-63 data set's options that lorenz63_generate and lorenz63_transfer share, in `group`.
+inline void add_lorenz63_data_options(CLI::App& app, const char* group, std::size_t& train_members,
+                                      std::size_t& test_members, std::size_t& trajectory_steps, std::size_t& spin_up) {
+  app.add_option("--train-members", train_members, "train trajectories (default 16)")
+      ->check(count_in(1, 100000))
+      ->group(group);
+  app.add_option("--test-members", test_members, "test trajectories (default 16)")
+      ->check(count_in(1, 100000))
+      ->group(group);
+  app.add_option("--trajectory-steps", trajectory_steps, "kept steps per trajectory (default 1000000)")
+      ->check(count_in(1, 1'000'000'000))
+      ->group(group);
+  app.add_option("--spin-up", spin_up, "discarded steps before them (default 100000)")
+      ->check(count_in(0, 1'000'000'000))
+      ->group(group);
+}
+
 }  // namespace examples

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "python.hpp"
 #include "written_files.hpp"
 
 namespace lorenz63_generate {
@@ -162,13 +163,7 @@ void table2(context<Backend>& ctx, const options& o, Sampler& sampler, Evaluator
 
 /// Runs the figure script on DIR/samples.npy and DIR/reference.npy, or says why not.
 inline void plot(const options& o, examples::written_files& written) {
-  // The python3 first on PATH (a virtual environment's, a pyenv's) may lack matplotlib where Debian's has it.
-  std::string python;
-  for (const char* candidate : {"python3", "/usr/bin/python3"})
-    if (std::system(detail::concat(candidate, " -c 'import matplotlib' >/dev/null 2>&1").c_str()) == 0) {
-      python = candidate;
-      break;
-    }
+  const std::string python = examples::python_with_matplotlib();
   if (python.empty()) {
     std::printf("figure: skipped, python3 with matplotlib is not installed (Debian: python3-matplotlib)\n");
     return;

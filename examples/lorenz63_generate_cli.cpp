@@ -18,18 +18,7 @@ options parse(int argc, char** argv) {
       "lorenz63_generate");
   app.get_formatter()->column_width(30);
   const char* data = "data (the paper's: 16 train, 1 validation, 16 test trajectories of 1e6 + 1 states at dt 0.01)";
-  app.add_option("--train-members", o.train_members, "train trajectories (default 16)")
-      ->check(count_in(1, 100000))
-      ->group(data);
-  app.add_option("--test-members", o.test_members, "test trajectories (default 16)")
-      ->check(count_in(1, 100000))
-      ->group(data);
-  app.add_option("--trajectory-steps", o.trajectory_steps, "kept steps per trajectory (default 1000000)")
-      ->check(count_in(1, 1'000'000'000))
-      ->group(data);
-  app.add_option("--spin-up", o.spin_up, "discarded steps before them (default 100000)")
-      ->check(count_in(0, 1'000'000'000))
-      ->group(data);
+  examples::add_lorenz63_data_options(app, data, o.train_members, o.test_members, o.trajectory_steps, o.spin_up);
   const char* model = "model and training";
   app.add_option("--head", o.head, "velocity | noise | state (default velocity)")
       ->check(CLI::IsMember({"velocity", "noise", "state"}))

@@ -100,18 +100,7 @@ options parse(int argc, char** argv) {
                  "several model.safetensors of lorenz63_generate (any head and schedule, one architecture): Table 4")
       ->group(models);
   const char* data = "data (lorenz63_generate's, seed 42: 16 train and 16 test trajectories of 1e6 + 1 states)";
-  app.add_option("--train-members", o.train_members, "train trajectories (default 16)")
-      ->check(count_in(1, 100000))
-      ->group(data);
-  app.add_option("--test-members", o.test_members, "test trajectories (default 16)")
-      ->check(count_in(1, 100000))
-      ->group(data);
-  app.add_option("--trajectory-steps", o.trajectory_steps, "kept steps per trajectory (default 1000000)")
-      ->check(count_in(1, 1'000'000'000))
-      ->group(data);
-  app.add_option("--spin-up", o.spin_up, "discarded steps before them (default 100000)")
-      ->check(count_in(0, 1'000'000'000))
-      ->group(data);
+  examples::add_lorenz63_data_options(app, data, o.train_members, o.test_members, o.trajectory_steps, o.spin_up);
   const char* sizes = "sizes (the cpu default subsamples; --full: all pairs and all starts)";
   app.add_option("--pairs", o.pairs, "training pairs, evenly strided over the train set (default 100000)")
       ->check(count_in(1, 1'000'000'000'000))
@@ -477,12 +466,7 @@ void write_text(const std::filesystem::path& path, const std::string& text, exam
 }
 
 void plot(const options& o, examples::written_files& written) {
-  std::string python;
-  for (const char* candidate : {"python3", "/usr/bin/python3"})
-    if (std::system(detail::concat(candidate, " -c 'import matplotlib' >/dev/null 2>&1").c_str()) == 0) {
-      python = candidate;
-      break;
-    }
+  const std::string python = examples::python_with_matplotlib();
   if (python.empty()) {
     std::printf("figure: skipped, python3 with matplotlib is not installed (Debian: python3-matplotlib)\n");
     return;
