@@ -74,6 +74,8 @@ std::vector<op_row<Backend>> rows() {
       {" per channel (rank 3, b (C, 1))", {{2, 3, 4}, {3, 1}}},
       {" per batch (NCHW, b (N, 1, 1, 1))", {{2, 3, 2, 2}, {2, 1, 1, 1}}},
       {" per feature (NCHW, b (W))", {{2, 3, 2, 2}, {2}}},
+      {" per leading prefix (NCHW, b (N, C, 1, 1))", {{2, 3, 2, 2}, {2, 3, 1, 1}}},
+      {" per leading prefix (NCHW, b (N, C, H, 1))", {{2, 3, 2, 3}, {2, 3, 2, 1}}},
   };
   for (const auto& [kind, shapes] : broadcasts) {
     t.push_back(row<Backend>("add" + kind, shapes, [](graph& g, inputs x) { return ag::add(g, x[0], x[1]); }));
@@ -84,6 +86,7 @@ std::vector<op_row<Backend>> rows() {
   t.push_back(row<Backend>("relu", {{6, 5}}, [](graph& g, inputs x) { return ag::relu(g, x[0]); }));
   t.push_back(row<Backend>("silu", {{6, 5}}, [](graph& g, inputs x) { return ag::silu(g, x[0]); }));
   t.push_back(row<Backend>("tanh", {{6, 5}}, [](graph& g, inputs x) { return ag::tanh(g, x[0]); }));
+  t.push_back(row<Backend>("swish", {{6, 5}}, [](graph& g, inputs x) { return ag::swish(g, x[0]); }));
   t.push_back(row<Backend>("layer_norm", {{4, 7}}, [](graph& g, inputs x) { return ag::layer_norm(g, x[0]); }));
   t.push_back(row<Backend>("concat", {{3, 2}, {3, 4}}, [](graph& g, inputs x) { return ag::concat(g, x[0], x[1]); }));
   t.push_back(row<Backend>("split", {{3, 5}}, [](graph& g, inputs x) {
@@ -118,6 +121,54 @@ std::vector<op_row<Backend>> rows() {
         plan->offsets = index_input(g, offsets);
         return ag::film_modulate_by_slot(g, x[0], x[1], x[2], x[3], plan);
       }));
+  // conv2d: circular padding wraps every tap of a 4 x 4 or 4 x 6 image around; k = 5 reaches two pixels each way.
+  struct conv_case {
+    std::string name;
+    shape x, weight;
+    bool bias;
+    std::size_t stride;
+  };
+  const std::vector<conv_case> convs = {
+      {"k3 stride 1", {2, 3, 4, 4}, {2, 3, 3, 3}, true, 1},
+      {"k3 stride 1 without bias", {2, 3, 4, 4}, {2, 3, 3, 3}, false, 1},
+      {"k3 stride 1 on 4 x 6", {2, 3, 4, 6}, {4, 3, 3, 3}, true, 1},
+      {"k3 stride 2", {2, 3, 4, 4}, {2, 3, 3, 3}, true, 2},
+      {"k3 stride 2 without bias on 4 x 6", {2, 2, 4, 6}, {3, 2, 3, 3}, false, 2},
+      {"k1", {2, 3, 4, 6}, {5, 3, 1, 1}, true, 1},
+      {"k1 stride 2", {2, 3, 4, 6}, {2, 3, 1, 1}, true, 2},
+      {"k5 on 6 x 6", {1, 2, 6, 6}, {2, 2, 5, 5}, true, 1},
+      {"k5 stride 2 on 2 x 4 (taps wrap more than once)", {1, 2, 2, 4}, {2, 2, 5, 5}, true, 2},
+      {"k3 on 16 x 16 (N Ho Wo = 512: the padded row stride)", {2, 1, 16, 16}, {2, 1, 3, 3}, true, 1},
+  };
+  for (const auto& c : convs) {
+    std::vector<shape> in = {c.x, c.weight};
+    if (c.bias) in.push_back(shape{c.weight[0]});
+    const bool bias = c.bias;
+    const std::size_t stride = c.stride;
+    t.push_back(row<Backend>("conv2d " + c.name, in, [bias, stride](graph& g, inputs x) {
+      return ag::conv2d(g, x[0], x[1], bias ? x[2] : value{}, stride);
+    }));
+  }
+  // group_norm: a group of few elements has gradients that nearly cancel, whose central differences at step 1e-6
+  // carry the loss's rounding (4e-9 absolute, 1e-6 relative with groups = C); at 1e-5 that error is ten times smaller
+  // and truncation still far below it.
+  t.push_back(row<Backend>("group_norm, 1 group", {{2, 4, 3, 3}, {4}, {4}},
+                           [](graph& g, inputs x) { return ag::group_norm(g, x[0], 1, x[1], x[2]); }));
+  t.push_back(row<Backend>("group_norm, 2 groups", {{2, 4, 3, 3}, {4}, {4}},
+                           [](graph& g, inputs x) { return ag::group_norm(g, x[0], 2, x[1], x[2]); }));
+  t.push_back(row<Backend>("group_norm, groups = C", {{2, 4, 2, 3}, {4}, {4}},
+                           [](graph& g, inputs x) { return ag::group_norm(g, x[0], 4, x[1], x[2]); }));
+  t.push_back(row<Backend>("group_norm, rank 3", {{3, 6, 5}, {6}, {6}},
+                           [](graph& g, inputs x) { return ag::group_norm(g, x[0], 3, x[1], x[2]); }));
+  for (std::size_t i = t.size() - 4; i < t.size(); ++i) t[i].step = 1e-5;
+  t.push_back(row<Backend>("upsample_nearest", {{2, 3, 2, 3}},
+                           [](graph& g, inputs x) { return ag::upsample_nearest(g, x[0]); }));
+  t.push_back(row<Backend>("upsample_nearest by 3", {{1, 2, 2, 2}},
+                           [](graph& g, inputs x) { return ag::upsample_nearest(g, x[0], 3); }));
+  t.push_back(row<Backend>("concat_channels", {{2, 3, 2, 3}, {2, 1, 2, 3}},
+                           [](graph& g, inputs x) { return ag::concat_channels(g, x[0], x[1]); }));
+  t.push_back(row<Backend>("gaussian_fourier_features", {{5}, {3}},
+                           [](graph& g, inputs x) { return ag::gaussian_fourier_features(g, x[0], x[1]); }));
   return t;
 }
 

@@ -11,7 +11,9 @@
 namespace attractor::autograd::kernels {
 
 // std:: overloads for float and double, on the host and (through CUDA's math headers) on the device.
+using std::cos;
 using std::exp;
+using std::sin;
 using std::sqrt;
 using std::tanh;
 

@@ -5,6 +5,11 @@
 // a[o, c, i]. A row vector added to every row of a matrix is the case k = last axis (inner = 1), a column added to
 // every column is k = 0 of a matrix (outer = 1), and a per-channel bias of an NCHW tensor (N, C, H, W) is b of shape
 // (C, 1, 1).
+//
+// b may also be a leading prefix of a padded with ones to a's rank: (a_0, ..., a_k, 1, ..., 1), each b element meeting
+// a whole trailing block of a (a per-row vector over rows = a_0 x ... x a_k). This is a time embedding added to every
+// pixel of an NCHW tensor: b of shape (N, C, 1, 1). Where a shape matches both rules (k = 0), the per-channel rule is
+// taken; the two lay b out alike there.
 #pragma once
 
 #include <algorithm>
@@ -13,6 +18,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "attractor/autograd/graph.hpp"
 #include "attractor/autograd/kernels.hpp"
@@ -37,7 +43,15 @@ inline shape channel_vector_shape(const shape& a, std::size_t k) {
   return shape(extents, extents + (a.rank() - k));
 }
 
-/// The split over which b broadcasts against a, or none where b is no per-channel vector of a.
+/// The (a_0, ..., a_k, 1, ..., 1) shape of a's leading axes up to k, padded with ones to a's rank.
+inline shape leading_prefix_shape(const shape& a, std::size_t k) {
+  std::size_t extents[max_rank] = {};
+  for (std::size_t j = 0; j < a.rank(); ++j) extents[j] = j <= k ? a[j] : 1;
+  return shape(extents, extents + a.rank());
+}
+
+/// The split over which b broadcasts against a, or none where b is no per-channel vector nor leading prefix of a. A
+/// leading prefix is a per-channel vector of one channel axis of a_0 x ... x a_k (outer 1).
 inline std::optional<channel_split> broadcast_split(const shape& a, const shape& b) {
   for (std::size_t k = 0; k < a.rank(); ++k) {
     if (b != channel_vector_shape(a, k)) continue;
@@ -47,14 +61,26 @@ inline std::optional<channel_split> broadcast_split(const shape& a, const shape&
     s.inner = a.stride(k);
     return s;
   }
+  // k = 0 is the per-channel rule's, and k = rank - 1 is a's own shape.
+  for (std::size_t k = 1; k + 1 < a.rank(); ++k) {
+    if (b != leading_prefix_shape(a, k)) continue;
+    channel_split s;
+    s.inner = a.stride(k);
+    s.channel = s.inner == 0 ? 0 : a.size() / s.inner;
+    return s;
+  }
   return std::nullopt;
 }
 
-/// The shapes b may have against a, for messages: "(5, 4), (4) or (5, 1)".
+/// The shapes b may have against a, for messages: "(5, 4), (4) or (5, 1)"; with the leading prefixes of rank-4 a,
+/// "(2, 3, 4, 4), (4), (4, 1), (3, 1, 1), (2, 1, 1, 1), (2, 3, 1, 1) or (2, 3, 4, 1)".
 inline std::string broadcast_shapes(const shape& a) {
+  std::vector<shape> shapes{a};
+  for (std::size_t k = a.rank(); k-- > 0;) shapes.push_back(channel_vector_shape(a, k));
+  for (std::size_t k = 1; k + 1 < a.rank(); ++k) shapes.push_back(leading_prefix_shape(a, k));
   std::ostringstream out;
-  out << a;
-  for (std::size_t k = a.rank(); k-- > 0;) out << (k == 0 ? " or " : ", ") << channel_vector_shape(a, k);
+  for (std::size_t i = 0; i < shapes.size(); ++i)
+    out << (i == 0 ? "" : i + 1 == shapes.size() ? " or " : ", ") << shapes[i];
   return out.str();
 }
 
@@ -166,7 +192,7 @@ value unary(graph<Scalar, Backend>& g, value x) {
 
 }  // namespace detail
 
-/// a + b, where b has a's shape or is a per-channel vector of a (the broadcasts above).
+/// a + b, where b has a's shape, is a per-channel vector of a or a leading prefix of a (the broadcasts above).
 template <floating_scalar Scalar, class Backend>
 value add(graph<Scalar, Backend>& g, value a, value b) {
   return detail::binary<false>(g, a, b, "autograd::add");
@@ -184,6 +210,11 @@ value relu(graph<Scalar, Backend>& g, value x) {
 template <floating_scalar Scalar, class Backend>
 value silu(graph<Scalar, Backend>& g, value x) {
   return detail::unary<kernels::activation::silu>(g, x);
+}
+/// Flux's swish, x * sigmoid(x): silu under the name the U-Net of score_sde and CliMAgen uses.
+template <floating_scalar Scalar, class Backend>
+value swish(graph<Scalar, Backend>& g, value x) {
+  return silu(g, x);
 }
 template <floating_scalar Scalar, class Backend>
 value tanh(graph<Scalar, Backend>& g, value x) {

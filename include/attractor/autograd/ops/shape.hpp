@@ -1,4 +1,5 @@
-// Shape operations: concat and split along the last axis of a matrix, an aliasing reshape, and a row gather.
+// Shape operations: concat and split along the last axis of a matrix, concat along the channels of NCHW tensors, an
+// aliasing reshape, and a row gather.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +39,34 @@ value concat(graph<Scalar, Backend>& g, value a, value b) {
           attractor::detail::text("a ", as, ", b ", bs));
   const std::size_t rows = as[0], ca = as[1], cb = bs[1], cols = ca + cb;
   const value y = g.make_result({rows, cols}, {a, b});
+  g.add_op(
+      [=, &g] {
+        detail::copy_block(g.ctx(), false, g.data(y), cols, 0, g.data(a), ca, 0, rows, ca);
+        detail::copy_block(g.ctx(), false, g.data(y), cols, ca, g.data(b), cb, 0, rows, cb);
+      },
+      [=, &g] {
+        if (g.needs_grad(a))
+          detail::copy_block(g.ctx(), g.accumulate_into(a), g.grad_data(a), ca, 0, g.grad_data(y), cols, 0, rows, ca);
+        if (g.needs_grad(b))
+          detail::copy_block(g.ctx(), g.accumulate_into(b), g.grad_data(b), cb, 0, g.grad_data(y), cols, ca, rows, cb);
+      });
+  return y;
+}
+
+/// [a, b] along the channel axis of (N, Ca, ...) and (N, Cb, ...) tensors with equal other axes: (N, Ca + Cb, ...),
+/// as torch.cat(dim=1). Each sample is a row whose two blocks are a's and b's channels, so it is concat of (N x Ca
+/// S) and (N x Cb S) blocks for S the spatial size.
+template <floating_scalar Scalar, class Backend>
+value concat_channels(graph<Scalar, Backend>& g, value a, value b) {
+  const shape as = g.shape_of(a), bs = g.shape_of(b);
+  bool match = as.rank() >= 2 && bs.rank() == as.rank() && as[0] == bs[0];
+  for (std::size_t j = 2; match && j < as.rank(); ++j) match = as[j] == bs[j];
+  require(match, "autograd::concat_channels", "(N, Ca, ...) and (N, Cb, ...) tensors equal but for axis 1",
+          attractor::detail::text("a ", as, ", b ", bs));
+  const std::size_t rows = as[0], ca = as.stride(0), cb = bs.stride(0), cols = ca + cb;
+  std::size_t extents[max_rank] = {};
+  for (std::size_t j = 0; j < as.rank(); ++j) extents[j] = j == 1 ? as[1] + bs[1] : as[j];
+  const value y = g.make_result(shape(extents, extents + as.rank()), {a, b});
   g.add_op(
       [=, &g] {
         detail::copy_block(g.ctx(), false, g.data(y), cols, 0, g.data(a), ca, 0, rows, ca);
