@@ -391,6 +391,58 @@ TEST_CASE("diffusion VE score matching: the objective's minimiser is the exact s
   }
 }
 
+TEST_CASE("diffusion VE score matching draws t ~ U(t_min, 1) per sample and x_t = x0 + sigma(t) z per row") {
+  context<cpu> ctx;
+  const diffusion::ve_sde sde{smin, smax};
+  philox init(3);
+  time_scaled_net net(ctx, init, 3);
+  const std::size_t batch = 4096;
+  diffusion::score_matching_objective<time_scaled_net> objective(ctx, net, sde, batch);
+  CHECK(objective.options().t_min == 1e-5);
+  const auto data = gaussian_data(ctx, batch, 6);
+  objective.set_data(data.view());
+  std::vector<std::int32_t> rows(batch);
+  std::vector<std::uint32_t> words(batch);
+  philox pick(10), noise(11);
+  for (std::size_t i = 0; i < batch; ++i) {
+    rows[i] = static_cast<std::int32_t>(batch - 1 - i);
+    words[i] = pick.block(i).v[0];
+  }
+  objective.load_batch({0, false, rows, words, &noise});
+  auto& g = objective.graph();
+  const auto xt = g.value_of(objective.pass().input), target = g.value_of(objective.target());
+  const auto time = g.value_of(objective.pass().time);
+  double mean_t = 0, mean_z = 0, mean_z2 = 0, worst = 0;
+  for (std::size_t i = 0; i < batch; ++i) {
+    const double t = time[i];
+    CHECK((t >= 1e-5 && t <= 1));
+    mean_t += t / static_cast<double>(batch);
+    for (std::size_t d = 0; d < 3; ++d) {
+      const double z = -target.at(i, d);
+      mean_z += z / (3.0 * batch);
+      mean_z2 += z * z / (3.0 * batch);
+      worst = std::max(
+          worst, std::abs(xt.at(i, d) - data.at(batch - 1 - i, d) - sigma_of(t) * z) / (1 + sigma_of(t) * std::abs(z)));
+    }
+  }
+  CHECK(worst < 1e-12);
+  // U(1e-5, 1): mean ~0.5 with standard error sqrt(1 / 12 / n); z ~ N(0, 1): 5 standard errors each.
+  CHECK(mean_t == absolute(0.5, 5 * std::sqrt(1.0 / 12 / batch)));
+  CHECK(mean_z == absolute(0, 5 * std::sqrt(1.0 / (3.0 * batch))));
+  CHECK(mean_z2 == absolute(1, 5 * std::sqrt(2.0 / (3.0 * batch))));
+  // The loss is the mean over batch and pixels of (net + z)^2: here net = t (x W^T + b), computed by hand.
+  g.forward();
+  double loss = 0;
+  for (std::size_t i = 0; i < batch; ++i)
+    for (std::size_t j = 0; j < 3; ++j) {
+      double y = net.layer.bias.value[j];
+      for (std::size_t k = 0; k < 3; ++k) y += net.layer.weight.value.at(j, k) * xt.at(i, k);
+      const double r = time[i] * y - target.at(i, j);
+      loss += r * r / (3.0 * batch);
+    }
+  CHECK(g.value_of(objective.loss())[0] == relative(loss, 1e-12));
+}
+
 TEST_CASE("diffusion VE network_score passes the time and divides by sigma(t)") {
   context<cpu> ctx;
   philox init(4);
