@@ -181,7 +181,8 @@ void sample_euler_maruyama(context<Backend>& ctx, Model& model, const ve_sde& sd
 /// Predictor-corrector (the header's grid): at each t_i, corrector_steps Langevin steps x <- x + e s + sqrt(2 e) z
 /// with e = 2 (snr |z| / |s|)^2, then the Euler-Maruyama step. As score_sde's LangevinCorrector (alpha = 1 for a
 /// VE SDE), |z| and |s| are per-sample L2 norms averaged over the batch, here over the rows of a chunk: one step
-/// size for the chunk. (CliMAgen's predictor_corrector_sampler, after Song's tutorial, uses sqrt(D) for |z|.)
+/// size for the chunk. (CliMAgen's predictor_corrector_sampler, after Song's tutorial, takes sqrt(D) for |z|, which
+/// the mean norm approaches for large D; its column-major reshape of the score does not group values by sample.)
 template <floating_scalar Scalar, class Backend, score_model<Scalar, Backend> Model>
 void sample_predictor_corrector(context<Backend>& ctx, Model& model, const ve_sde& sde,
                                 tensor_view<Scalar, Backend> out, const ve_sampler_options& o, philox& gen) {
