@@ -222,6 +222,8 @@ TEST_CASE("unet ops: bad arguments are refused when the graph is built") {
   CHECK_THROWS_WITH_AS(autograd::group_norm(g, g.input({6}), 1, gamma, beta),
                        doctest::Contains("autograd::group_norm: expected x of shape (N, C, ...) with C > 0"),
                        attractor::error);
+  CHECK_THROWS_WITH_AS(autograd::group_norm(g, g.input({2, 3, 0}), 1, gamma, beta),
+                       doctest::Contains("with C > 0 and no empty axis after it"), attractor::error);
   CHECK_THROWS_WITH_AS(autograd::group_norm(g, x, 2, gamma, beta),
                        doctest::Contains("autograd::group_norm: expected a number of groups dividing the 3 channels, "
                                          "got 2"),

@@ -7,6 +7,7 @@
 // gradients run over the (N C) x spatial view of the same storage.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <type_traits>
@@ -58,7 +59,8 @@ value group_norm(graph<Scalar, Backend>& g, value x, std::size_t groups, value g
                  std::type_identity_t<Scalar> eps = Scalar(1e-5)) {
   constexpr const char* fn = "autograd::group_norm";
   const shape xs = g.shape_of(x);
-  require(xs.rank() >= 2 && xs[1] > 0, fn, "x of shape (N, C, ...) with C > 0", xs);
+  require(xs.rank() >= 2 && xs[1] > 0 && xs.stride(1) > 0, fn,
+          "x of shape (N, C, ...) with C > 0 and no empty axis after it", xs);
   const std::size_t batch = xs[0], channels = xs[1];
   require(groups > 0 && channels % groups == 0, fn,
           attractor::detail::text("a number of groups dividing the ", channels, " channels"), groups);
@@ -99,8 +101,9 @@ value group_norm(graph<Scalar, Backend>& g, value x, std::size_t groups, value g
         auto channel_sum = [&](const Scalar* v, value into) {
           reduce_rows(g.ctx(), reduction::sum, v, batch * channels, spatial, per_channel->data());
           gemm(g.ctx(), transpose::no, transpose::no, 1, channels, batch, Scalar(1),
-               static_cast<const Scalar*>(ones->data()), batch, static_cast<const Scalar*>(per_channel->data()),
-               channels, g.gemm_beta(into), g.grad_data(into), channels);
+               static_cast<const Scalar*>(ones->data()), std::max<std::size_t>(batch, 1),
+               static_cast<const Scalar*>(per_channel->data()), channels, g.gemm_beta(into), g.grad_data(into),
+               channels);
         };
         if (g.needs_grad(gamma)) {
           map(g.ctx(), n, work->data(), ops::multiplies{}, dy, xh);
