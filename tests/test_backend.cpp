@@ -54,6 +54,19 @@ TEST_CASE_TEMPLATE("gemm matches a double reference for every transpose, alpha a
           check_gemm<Scalar>(ctx, ta, tb, g, alpha, beta);
 }
 
+TEST_CASE_TEMPLATE("gemm split along a long inner dimension across threads matches the reference", Scalar, float,
+                   double) {
+  // Small C, k >= 4096 and >= 16 max(m, n): the split-k path on two or more threads (each thread one chunk of k).
+  for (int threads : {2, 3}) {
+    context<cpu> ctx(threads);
+    for (const gemm_case& g : {gemm_case{3, 5, 5000}, gemm_case{17, 9, 8193}})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true})
+          for (auto [alpha, beta] : {std::pair{1.0, 0.0}, std::pair{-0.5, 1.0}, std::pair{2.0, 0.25}})
+            check_gemm<Scalar>(ctx, ta, tb, g, alpha, beta);
+  }
+}
+
 TEST_CASE_TEMPLATE("gemm respects leading dimensions wider than the matrix", Scalar, float, double) {
   context<cpu> ctx;
   const std::size_t m = 5, n = 3, k = 4, lda = 7, ldb = 6, ldc = 9;

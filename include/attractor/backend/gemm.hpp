@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
 #include "attractor/backend/context.hpp"
 #include "attractor/backend/for_each.hpp"
@@ -83,6 +84,41 @@ void gemm_eigen(const gemm_shape& s, Scalar alpha, const Scalar* a, const Scalar
   if (ta && tb) run(A.transpose(), B.transpose());
 }
 
+/// Whether a product is better split along k across threads than left to Eigen's threading: a small C and a long
+/// inner dimension (a weight gradient summed over a batch of pixels, e.g. 64 x 576 over k = 32768), where Eigen
+/// splits C's few blocks and, on a busy machine, waits on its threads (measured 830 ms against 20 ms on one).
+inline bool split_inner(std::size_t m, std::size_t n, std::size_t k, int threads) {
+  return threads > 1 && k >= 4096 && k >= 16 * std::max(m, n) && m * n <= (std::size_t{1} << 20);
+}
+
+/// C = alpha op(A) op(B) + beta C with the k range cut into one contiguous chunk per thread: thread 0 accumulates
+/// into C with beta, the others into private m x n sums added to C at the end. The chunks depend on the thread count
+/// only, so a result is reproducible for a given number of threads.
+template <class Scalar>
+void gemm_split_inner(const gemm_shape& s, int threads, Scalar alpha, const Scalar* a, const Scalar* b, Scalar beta,
+                      Scalar* c) {
+  const std::size_t m = s.m, n = s.n;
+  std::vector<Scalar> partial((static_cast<std::size_t>(threads) - 1) * m * n);
+  ATTRACTOR_OMP(parallel num_threads(threads)) {
+    // The team may be smaller than asked for: the chunks follow the team that runs.
+    const auto parts = static_cast<std::size_t>(omp_team_size()), t = static_cast<std::size_t>(omp_thread_index());
+    const std::size_t k0 = s.k * t / parts, k1 = s.k * (t + 1) / parts;
+    gemm_shape chunk = s;
+    chunk.k = k1 - k0;
+    if (t > 0) chunk.ldc = n;
+    const Scalar* a_t = a + (s.trans_a == transpose::no ? k0 : k0 * s.lda);
+    const Scalar* b_t = b + (s.trans_b == transpose::no ? k0 * s.ldb : k0);
+    gemm_eigen(chunk, alpha, a_t, b_t, t == 0 ? beta : Scalar(0), t == 0 ? c : partial.data() + (t - 1) * m * n);
+    ATTRACTOR_OMP(barrier)
+    ATTRACTOR_OMP(for schedule(static))
+    for (std::ptrdiff_t r = 0; r < static_cast<std::ptrdiff_t>(m); ++r) {
+      const auto row = static_cast<std::size_t>(r);
+      for (std::size_t p = 1; p < parts; ++p)
+        for (std::size_t j = 0; j < n; ++j) c[row * s.ldc + j] += partial[((p - 1) * m + row) * n + j];
+    }
+  }
+}
+
 }  // namespace detail
 
 template <floating_scalar Scalar>
@@ -92,6 +128,11 @@ void gemm(context<cpu>& ctx, transpose trans_a, transpose trans_b, std::size_t m
   const gemm_shape shape{trans_a, trans_b, m, n, k, lda, ldb, ldc};
   shape.validate("gemm");
   if (m == 0 || n == 0) return;
+  if (detail::split_inner(m, n, k, ctx.threads())) {
+    Eigen::setNbThreads(1);
+    detail::gemm_split_inner(shape, ctx.threads(), alpha, a, b, beta, c);
+    return;
+  }
   // Eigen's C = A B zero-fills C on one thread before accumulating into it: fill it on all of them, then add.
   if (beta == Scalar(0) && k > 0) {
     for_each_row_col(ctx, m, n, detail::zero_strided<Scalar>{c, ldc});
