@@ -94,11 +94,11 @@ public:
   }
 
   /// A leaf that aliases p's value and gradient. backward() overwrites p.grad (it does not accumulate across calls).
-  /// In an inference graph it aliases the value only, as a constant.
+  /// In an inference graph, and for a parameter that is not trainable, it aliases the value only, as a constant.
   value parameter(autograd::parameter<Scalar, Backend>& p) {
     node n;
     n.value = p.value.view();
-    if (mode_ == graph_mode::training) {
+    if (mode_ == graph_mode::training && p.trainable) {
       n.grad = p.grad.view();
       n.needs_grad = true;
     }

@@ -1,6 +1,10 @@
 // autograd::parameter: a trainable tensor, its gradient, and its name in the PyTorch reference module's state_dict
 // (e.g. "blocks.0.fc1.weight"), which is also its name in safetensors checkpoints. Graphs take parameters as
 // leaves; modules (nn/) own them. Also available as nn::parameter.
+//
+// A parameter with trainable = false is a fixed tensor kept with the weights so that checkpoints carry it (as a
+// PyTorch nn.Parameter with requires_grad=False, e.g. the Gaussian Fourier projection's frequencies): graphs take it
+// as a constant, and Adam, the EMA and gradient clipping leave it alone.
 #pragma once
 
 #include <string>
@@ -18,6 +22,7 @@ struct parameter {
   std::string name;
   tensor<Scalar, Backend> value;
   tensor<Scalar, Backend> grad;
+  bool trainable = true;
 
   parameter() = default;
   parameter(std::string parameter_name, const attractor::shape& s)

@@ -198,11 +198,13 @@ double clip_gradient_norm(context<Backend>& ctx, const parameter_list<Scalar, Ba
   require(max_norm > 0 && std::isfinite(max_norm), "nn::clip_gradient_norm", "a finite max_norm > 0", max_norm);
   double squares = 0;
   for (const auto* p : params)
-    squares += static_cast<double>(reduce(ctx, reduction::sum_squares, p->grad.data(), p->grad.size()));
+    if (p->trainable)  // a fixed tensor's grad is never written
+      squares += static_cast<double>(reduce(ctx, reduction::sum_squares, p->grad.data(), p->grad.size()));
   const double norm = std::sqrt(squares);
   if (norm > max_norm) {
     const auto factor = static_cast<Scalar>(max_norm / (norm + 1e-6));
-    for (auto* p : params) for_each_index(ctx, p->grad.size(), detail::scale_kernel<Scalar>{p->grad.data(), factor});
+    for (auto* p : params)
+      if (p->trainable) for_each_index(ctx, p->grad.size(), detail::scale_kernel<Scalar>{p->grad.data(), factor});
   }
   return norm;
 }

@@ -222,6 +222,7 @@ public:
     const double sqrt_bias_correction2 = std::sqrt(bias_correction2);
     for (std::size_t i = 0; i < params_.size(); ++i) {
       auto* p = params_[i];
+      if (!p->trainable) continue;  // a fixed tensor: its grad is never written
       for_each_index(
           ctx, p->size(),
           detail::adam_kernel<Scalar>{p->value.data(), p->grad.data(), exp_avg_[i].data(), exp_avg_sq_[i].data(),
@@ -342,7 +343,7 @@ public:
     shadow_.reserve(params_.size());
     for (auto* p : params_) {
       shadow_.emplace_back(p->shape());
-      if (init == ema_init::copy) {
+      if (init == ema_init::copy || !p->trainable) {  // a fixed tensor's average is itself
         copy(ctx, p->value, shadow_.back());
       } else {
         fill(ctx, shadow_.back(), Scalar(0));
@@ -366,6 +367,7 @@ public:
     const auto decay = static_cast<Scalar>(decay_);
     const auto one_minus_decay = static_cast<Scalar>(1.0 - decay_);
     for (std::size_t i = 0; i < params_.size(); ++i) {
+      if (!params_[i]->trainable) continue;  // its shadow stays the copy, bit for bit
       for_each_index(ctx, shadow_[i].size(),
                      detail::ema_kernel<Scalar>{shadow_[i].data(), params_[i]->value.data(), decay, one_minus_decay});
     }
