@@ -1,9 +1,12 @@
 // response_spde: the response of a stochastic PDE on a periodic 32 x 32 grid to a kick at one pixel, estimated the
-// ways of Giorgini et al. (PRL 133, 267302, 2024), Fig. 1, without the learned score (that is part 2):
+// ways of Giorgini et al. (PRL 133, 267302, 2024), Fig. 1:
 //   dynamical       perturbed ensembles with common random numbers, the "truth" (spec §6);
 //   gaussian        C(tau) C(0)^-1 through the Fourier-diagonal route (exact under translation invariance, §5, §12);
 //   analytic score  the GFDT -<u(t + tau) s(u(t))> with the system's own score on the grid (1/n^2 normalisation),
-//                   normalised to R(0) = I as the paper does (§7), and raw (Ornstein-Uhlenbeck and Allen-Cahn only).
+//                   normalised to R(0) = I as the paper does (§7), and raw (Ornstein-Uhlenbeck and Allen-Cahn only);
+//   learned score   with --score learned: the same GFDT with a periodic U-Net trained by denoising score matching on
+//                   the recorded fields, at sigma_min = 0.01 (§7, §8), after checks of its samples against the data
+//                   and the out-of-sample test of §9 (examples/learned_score.hpp).
 // It simulates the system (--system ou | allen-cahn | navier-stokes), records a time series of the field, computes
 // the responses to a kick at pixel (1, 1) and prints e2 and e_inf of each against the dynamical one at lags 1, 2, 5,
 // 10, 20 and 50, with the responses of the four pixels next to the kick along x (the Fig. 1 row).
@@ -30,6 +33,7 @@
 #include <attractor/tensor/checks.hpp>
 
 #include "cli.hpp"
+#include "learned_score.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -57,6 +61,8 @@ struct options {
   int threads = 0;
   bool overwrite = false;
   std::filesystem::path out;
+  bool learned = false;  // --score learned
+  examples::learned_score_options learn;
 };
 
 /// The sizes of one run, in model steps and frames.
@@ -129,7 +135,57 @@ options parse(int argc, char** argv) {
       ->check(examples::count_in(0, 1024));
   app.add_option("--out", o.out, "output folder (default out/response/<system>), checked for writing before the run");
   app.add_flag("--overwrite", o.overwrite, "replace the outputs of an earlier run in --out");
+  std::string score = "analytic";
+  app.add_option("--score", score,
+                 "analytic (the system's own score, where it has one) or learned (also a U-Net trained on the fields)")
+      ->check(CLI::IsMember({"analytic", "learned"}));
+  auto* g = "Learned score (--score learned)";
+  app.add_option("--checkpoint", o.learn.checkpoint, "use this earlier run's score_model.safetensors (EMA weights)")
+      ->group(g)
+      ->check(CLI::ExistingFile);
+  app.add_option("--train-steps", o.learn.train_steps, "optimiser steps (default: Allen-Cahn 3000, OU 1500, NS 3000)")
+      ->group(g)
+      ->check(examples::count_in(1, 100'000'000));
+  app.add_option("--batch", o.learn.batch, "training batch (default 128, the paper's)")
+      ->group(g)
+      ->check(examples::count_in(1, 65536));
+  app.add_option("--unet-channels", o.learn.channels,
+                 "channels per level (default cpu 16,32,64; --full 32,64,128,256, the paper's)")
+      ->group(g)
+      ->delimiter(',')
+      ->check(examples::count_in(1, 4096));
+  app.add_option("--unet-residual", o.learn.residual_blocks,
+                 "residual blocks at the coarsest level (default cpu 2; --full 8)")
+      ->group(g)
+      ->check(examples::count_in(0, 1024));
+  app.add_option("--unet-embedding", o.learn.embedding, "time-embedding width (default cpu 64; --full 256)")
+      ->group(g)
+      ->check(examples::count_in(2, 65536));
+  app.add_option("--samples", o.learn.samples, "fields generated for the sample check (default 500)")
+      ->group(g)
+      ->check(examples::count_in(1, 10'000'000));
+  bool channels_given = false, residual_given = false, embedding_given = false;
   examples::parse_or_exit(app, argc, argv);
+  channels_given = app.count("--unet-channels") > 0;
+  residual_given = app.count("--unet-residual") > 0;
+  embedding_given = app.count("--unet-embedding") > 0;
+  o.learned = score == "learned";
+  if (!o.full) {  // the cpu default: a smaller U-Net (the paper's trains for days on an A100)
+    if (!channels_given) o.learn.channels = {16, 32, 64};
+    if (!residual_given) o.learn.residual_blocks = 2;
+    if (!embedding_given) o.learn.embedding = 64;
+  }
+  if (o.learned && o.learn.checkpoint.empty()) {
+    require(o.learn.channels.size() >= 2 && o.learn.channels.size() <= 6, "response_spde --unet-channels",
+            "between two and six levels (32 pixels halved at each level but the first)", o.learn.channels.size());
+    const sizes s = resolve(o);
+    const std::size_t held = std::max<std::size_t>(1, s.members / 8);
+    require((s.members - held) * s.frames >= o.learn.batch && held * s.frames >= o.learn.batch, "response_spde --batch",
+            detail::concat("at most the frames of the training and the held-out members (the last eighth): ",
+                           (s.members - held) * s.frames, " and ", held * s.frames),
+            o.learn.batch);
+  }
+  if (o.learn.train_steps == 0) o.learn.train_steps = o.full ? 80'000 : o.system == system_kind::ou ? 1500 : 3000;
   if (o.out.empty()) o.out = std::filesystem::path("out/response") / name_of(o.system);
   const sizes s = resolve(o);
   require(s.frames > s.lags, "response_spde --frames", detail::concat("more frames than the ", s.lags, " lags"),
@@ -142,7 +198,7 @@ options parse(int argc, char** argv) {
           detail::concat(series_bytes / 1e9, " GB"));
   examples::require_writable_folder(o.out, "response_spde", "--out");
   if (!o.overwrite) {
-    for (const char* f : {"dynamical.npy", "gaussian.npy", "errors.csv"})
+    for (const char* f : {"dynamical.npy", "gaussian.npy", "errors.csv", "score_model.safetensors"})
       require(!std::filesystem::exists(o.out / f), "response_spde --out",
               "a folder without an earlier run's outputs (or --overwrite)", o.out / f);
   }
@@ -276,6 +332,7 @@ int run(const options& o, const Model& model, std::size_t pixels) {
   const auto series = record_series(ctx, model, states, pixels, s.frames, s.record_every, noise);
   std::printf("recording: %.1f s (%zu frames)\n", seconds_since(t0), s.members * s.frames);
 
+  examples::written_files written;
   std::vector<method> methods;
   t0 = clock_type::now();
   methods.push_back({"gaussian", response::gaussian_field(ctx, series, s.lags, 0)});
@@ -291,6 +348,23 @@ int run(const options& o, const Model& model, std::size_t pixels) {
     methods.push_back({"analytic_score", std::move(r.normalised)});
     methods.push_back({"analytic_score_raw", std::move(r.raw)});
     std::printf("analytic-score response: %.1f s\n", seconds_since(t0));
+  }
+  if (o.learned) {
+    const std::size_t side = model.params().n;
+    // Allen-Cahn: the paper's scale factor 4; the others: |v| <= 0.5 (spec §12: data of O(0.25-0.5) amplitude).
+    double largest = 0;
+    for (double v : series) largest = std::max(largest, std::abs(v));
+    const double scale = o.system == system_kind::allen_cahn ? 4.0 : 2 * largest;
+    auto learned = examples::train_learned_score(ctx, series, side, scale, o.learn, o.out, written);
+    examples::check_samples(ctx, learned, series, side, o.learn);
+    examples::out_of_sample(ctx, learned, side, &model);
+    t0 = clock_type::now();
+    response::score_options so;
+    so.batch = o.score_batch;
+    auto r = response::score_based_field(ctx, series, examples::response_score(learned), s.lags, 0, so);
+    methods.push_back({"learned_score", std::move(r.normalised)});
+    methods.push_back({"learned_score_raw", std::move(r.raw)});
+    std::printf("learned-score response: %.1f s\n", seconds_since(t0));
   }
   t0 = clock_type::now();
   auto [dyn, dyn_se] = dynamical_with_progress(ctx, model, states, s, pixels, kicks);
@@ -345,7 +419,6 @@ int run(const options& o, const Model& model, std::size_t pixels) {
     }
   }
 
-  examples::written_files written;
   const auto save = [&](const std::string& name, const tensor<double, cpu>& t) {
     const auto path = o.out / detail::concat(name, ".npy");
     save_npy(path, t.view());

@@ -6,6 +6,9 @@
 
 #include "attractor/metrics/check.hpp"
 #include "attractor/metrics/evaluate.hpp"
+#if __has_include(<fftw3.h>)
+#include "attractor/metrics/fields.hpp"  // spectra through the FFTs: a program that calls them links attractor::fftw
+#endif
 #include "attractor/metrics/frechet.hpp"
 #include "attractor/metrics/hellinger.hpp"
 #include "attractor/metrics/histogram.hpp"
