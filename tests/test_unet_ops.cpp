@@ -72,31 +72,38 @@ TEST_CASE("unet ops: conv2d matches a direct circular convolution") {
       {1, 2, 6, 6, 3, 5, 1, true}, {3, 4, 8, 6, 5, 1, 1, true},   {1, 2, 2, 4, 2, 5, 2, false},
       {2, 5, 8, 8, 7, 3, 2, true}, {2, 2, 16, 16, 3, 3, 1, true},  // N Ho Wo = 512: the padded row stride
   };
-  for (const auto& cc : cases) {
-    CAPTURE(cc.h);
-    CAPTURE(cc.w);
-    CAPTURE(cc.k);
-    CAPTURE(cc.stride);
-    context<cpu> ctx;
-    cpu_graph g(ctx);
-    const value x = g.input({cc.n, cc.c, cc.h, cc.w}), w = g.input({cc.o, cc.c, cc.k, cc.k});
-    const value b = cc.bias ? g.input({cc.o}) : value{};
-    set_random(g, x, 1);
-    set_random(g, w, 2);
-    if (cc.bias) set_random(g, b, 3);
-    const value y = autograd::conv2d(g, x, w, b, cc.stride);
-    CHECK(g.shape_of(y) == shape{cc.n, cc.o, cc.h / cc.stride, cc.w / cc.stride});
-    g.forward();
-    const auto expected =
-        naive_conv2d(g.value_of(x).data(), g.value_of(w).data(), cc.bias ? g.value_of(b).data() : nullptr, cc.n, cc.c,
-                     cc.h, cc.w, cc.o, cc.k, cc.stride);
-    const auto Y = g.value_of(y);
-    REQUIRE(Y.size() == expected.size());
-    double err = 0;
-    for (std::size_t i = 0; i < expected.size(); ++i)
-      err = std::max(err, static_cast<double>(std::fabs(static_cast<long double>(Y[i]) - expected[i])));
-    CHECK(err < 1e-13);
-  }
+  // With the default column budget (one chunk for these sizes) and with one sample per chunk (the cpu path of large
+  // fields).
+  const std::size_t saved = autograd::detail::conv_chunk_bytes;
+  for (std::size_t budget : {saved, std::size_t{1}})
+    for (const auto& cc : cases) {
+      autograd::detail::conv_chunk_bytes = budget;
+      CAPTURE(budget);
+      CAPTURE(cc.h);
+      CAPTURE(cc.w);
+      CAPTURE(cc.k);
+      CAPTURE(cc.stride);
+      context<cpu> ctx;
+      cpu_graph g(ctx);
+      const value x = g.input({cc.n, cc.c, cc.h, cc.w}), w = g.input({cc.o, cc.c, cc.k, cc.k});
+      const value b = cc.bias ? g.input({cc.o}) : value{};
+      set_random(g, x, 1);
+      set_random(g, w, 2);
+      if (cc.bias) set_random(g, b, 3);
+      const value y = autograd::conv2d(g, x, w, b, cc.stride);
+      CHECK(g.shape_of(y) == shape{cc.n, cc.o, cc.h / cc.stride, cc.w / cc.stride});
+      g.forward();
+      const auto expected =
+          naive_conv2d(g.value_of(x).data(), g.value_of(w).data(), cc.bias ? g.value_of(b).data() : nullptr, cc.n, cc.c,
+                       cc.h, cc.w, cc.o, cc.k, cc.stride);
+      const auto Y = g.value_of(y);
+      REQUIRE(Y.size() == expected.size());
+      double err = 0;
+      for (std::size_t i = 0; i < expected.size(); ++i)
+        err = std::max(err, static_cast<double>(std::fabs(static_cast<long double>(Y[i]) - expected[i])));
+      CHECK(err < 1e-13);
+    }
+  autograd::detail::conv_chunk_bytes = saved;
 }
 
 TEST_CASE("unet ops: conv2d in float and a second forward give the same values") {
