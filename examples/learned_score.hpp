@@ -44,8 +44,9 @@ struct learned_score_options {
   std::size_t residual_blocks = 8;
   std::size_t embedding = 256;
   std::size_t warmup_steps = 42;  ///< Flux's 5000 warm-up counts, one per parameter array (about 119) per step
+  double ema_decay = 0.999;       ///< the paper's; a run of a few thousand steps wants a shorter memory
   double sigma_max = 0;           ///< 0: 1.2 x the largest distance of random pairs of training fields
-  std::size_t samples = 500;      ///< generated for the checks
+  std::size_t samples = 200;      ///< generated for the checks
   std::size_t sampler_steps = 250;
   std::uint64_t seed = 123;  ///< the paper's rngseed
 };
@@ -159,7 +160,7 @@ inline learned_score train_learned_score(attractor::context<attractor::cpu>& ctx
     f.lr = 2e-4;
     f.warmup_steps = o.warmup_steps;
     f.clip_norm = 1.0;
-    f.ema_decay = 0.999;
+    f.ema_decay = o.ema_decay;
     f.validate_every = std::max<std::size_t>(1, o.train_steps / 10);
     f.validation_batches = 4;
     f.checkpoint = out_folder / "score_model.safetensors";

@@ -143,7 +143,8 @@ options parse(int argc, char** argv) {
   app.add_option("--checkpoint", o.learn.checkpoint, "use this earlier run's score_model.safetensors (EMA weights)")
       ->group(g)
       ->check(CLI::ExistingFile);
-  app.add_option("--train-steps", o.learn.train_steps, "optimiser steps (default: Allen-Cahn 3000, OU 1500, NS 3000)")
+  app.add_option("--train-steps", o.learn.train_steps,
+                 "optimiser steps (default: cpu 2000, OU 1000; --full 80000, the paper's)")
       ->group(g)
       ->check(examples::count_in(1, 100'000'000));
   app.add_option("--batch", o.learn.batch, "training batch (default 128, the paper's)")
@@ -161,19 +162,26 @@ options parse(int argc, char** argv) {
   app.add_option("--unet-embedding", o.learn.embedding, "time-embedding width (default cpu 64; --full 256)")
       ->group(g)
       ->check(examples::count_in(2, 65536));
-  app.add_option("--samples", o.learn.samples, "fields generated for the sample check (default 500)")
+  app.add_option("--ema-decay", o.learn.ema_decay,
+                 "EMA decay of the weights (default cpu 0.995: a 200-step memory for a run of thousands of steps; "
+                 "--full 0.999, the paper's)")
+      ->group(g)
+      ->check(examples::number_in(0.5, 0.999999));
+  app.add_option("--samples", o.learn.samples, "fields generated for the sample check (default 200)")
       ->group(g)
       ->check(examples::count_in(1, 10'000'000));
-  bool channels_given = false, residual_given = false, embedding_given = false;
+  bool channels_given = false, residual_given = false, embedding_given = false, ema_given = false;
   examples::parse_or_exit(app, argc, argv);
   channels_given = app.count("--unet-channels") > 0;
   residual_given = app.count("--unet-residual") > 0;
   embedding_given = app.count("--unet-embedding") > 0;
+  ema_given = app.count("--ema-decay") > 0;
   o.learned = score == "learned";
   if (!o.full) {  // the cpu default: a smaller U-Net (the paper's trains for days on an A100)
     if (!channels_given) o.learn.channels = {16, 32, 64};
     if (!residual_given) o.learn.residual_blocks = 2;
     if (!embedding_given) o.learn.embedding = 64;
+    if (!ema_given) o.learn.ema_decay = 0.995;
   }
   if (o.learned && o.learn.checkpoint.empty()) {
     require(o.learn.channels.size() >= 2 && o.learn.channels.size() <= 6, "response_spde --unet-channels",
@@ -185,7 +193,7 @@ options parse(int argc, char** argv) {
                            (s.members - held) * s.frames, " and ", held * s.frames),
             o.learn.batch);
   }
-  if (o.learn.train_steps == 0) o.learn.train_steps = o.full ? 80'000 : o.system == system_kind::ou ? 1500 : 3000;
+  if (o.learn.train_steps == 0) o.learn.train_steps = o.full ? 80'000 : o.system == system_kind::ou ? 1000 : 2000;
   if (o.out.empty()) o.out = std::filesystem::path("out/response") / name_of(o.system);
   const sizes s = resolve(o);
   require(s.frames > s.lags, "response_spde --frames", detail::concat("more frames than the ", s.lags, " lags"),
