@@ -106,6 +106,59 @@ TEST_CASE("unet ops: conv2d matches a direct circular convolution") {
   autograd::detail::conv_chunk_bytes = saved;
 }
 
+TEST_CASE("unet ops: conv2d's layout kernels agree at a GPU's blocking (one row per call) and cpu's (whole planes)") {
+  // The cpu suite runs conv2d with whole planes per call; a GPU runs one row per call. Both blockings of each layout
+  // kernel, run here on the host, must write the same values: im2col against its definition, col2im per row
+  // against per plane.
+  namespace k = autograd::kernels;
+  struct geometry_case {
+    std::size_t n, c, h, w, k, stride;
+  };
+  for (const auto& gc : std::vector<geometry_case>{
+           {2, 3, 4, 6, 3, 1}, {2, 2, 4, 6, 3, 2}, {1, 2, 2, 4, 5, 2}, {3, 1, 5, 3, 5, 1}, {2, 2, 8, 8, 1, 1}}) {
+    CAPTURE(gc.h);
+    CAPTURE(gc.w);
+    CAPTURE(gc.k);
+    CAPTURE(gc.stride);
+    const std::size_t ho = gc.h / gc.stride, wo = gc.w / gc.stride, taps = gc.c * gc.k * gc.k;
+    const std::size_t ld = gc.n * ho * wo + 3;  // a padded row stride, as conv2d may use
+    const k::conv_geometry geo{
+        gc.n, gc.c, gc.h, gc.w, gc.k, gc.stride, ho, wo, gc.h - (gc.k / 2) % gc.h, gc.w - (gc.k / 2) % gc.w, ld};
+    const auto x = attractor_test::random_vector<double>(gc.n * gc.c * gc.h * gc.w, 11);
+    std::vector<double> by_row(taps * ld, -7.0), by_plane(taps * ld, -7.0);
+    const k::im2col_circular<double> rows{by_row.data(), x.data(), geo, false},
+        planes{by_plane.data(), x.data(), geo, true};
+    for (std::size_t i = 0; i < rows.items(); ++i) rows(i);
+    for (std::size_t i = 0; i < planes.items(); ++i) planes(i);
+    const auto half = static_cast<long long>(gc.k / 2);
+    std::size_t mismatches = 0;
+    for (std::size_t c = 0; c < gc.c; ++c)
+      for (std::size_t dy = 0; dy < gc.k; ++dy)
+        for (std::size_t dx = 0; dx < gc.k; ++dx)
+          for (std::size_t n = 0; n < gc.n; ++n)
+            for (std::size_t oy = 0; oy < ho; ++oy)
+              for (std::size_t ox = 0; ox < wo; ++ox) {
+                const std::size_t iy = wrap(static_cast<long long>(gc.stride * oy + dy) - half, gc.h);
+                const std::size_t ix = wrap(static_cast<long long>(gc.stride * ox + dx) - half, gc.w);
+                const double expected = x[((n * gc.c + c) * gc.h + iy) * gc.w + ix];
+                const std::size_t at = ((c * gc.k + dy) * gc.k + dx) * ld + (n * ho + oy) * wo + ox;
+                mismatches += (by_row[at] != expected) + (by_plane[at] != expected);
+              }
+    CHECK(mismatches == 0);
+
+    // col2im: the same sums whether a call takes one row or a whole plane, overwriting and adding.
+    const auto dcol = attractor_test::random_vector<double>(taps * ld, 12);
+    for (const bool accumulate : {false, true}) {
+      std::vector<double> dx_row(x.size(), 0.5), dx_plane(x.size(), 0.5);
+      const k::col2im_circular<double> one{dx_row.data(), dcol.data(), geo, accumulate, 1};
+      const k::col2im_circular<double> whole{dx_plane.data(), dcol.data(), geo, accumulate, gc.h};
+      for (std::size_t i = 0; i < gc.n * gc.c * gc.h; ++i) one(i);
+      for (std::size_t i = 0; i < gc.n * gc.c; ++i) whole(i);
+      CHECK(dx_row == dx_plane);
+    }
+  }
+}
+
 TEST_CASE("unet ops: conv2d in float and a second forward give the same values") {
   context<cpu> ctx;
   graph<float, cpu> g(ctx);

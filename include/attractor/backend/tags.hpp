@@ -26,4 +26,12 @@ inline constexpr bool host_accessible = false;
 template <>
 inline constexpr bool host_accessible<cpu> = true;
 
+/// Whether a backend's loops run on a few cores that each want a working set that stays in cache and long runs of
+/// work per call (cpu), rather than on thousands of threads that each want one small item (cuda). Kernels that can
+/// be blocked either way (conv2d's chunks of the batch, its layout kernels' rows per call) ask this.
+template <class Backend>
+inline constexpr bool cache_blocked = false;
+template <>
+inline constexpr bool cache_blocked<cpu> = true;
+
 }  // namespace attractor
