@@ -152,6 +152,19 @@ void over_chunks(context<Backend>& ctx, const ve_sde& sde, tensor_view<Scalar, B
   }
 }
 
+/// One Euler-Maruyama step of the reverse SDE at time t: x <- x + g(t)^2 s(x, t) dt (+ g(t) sqrt(dt) z where
+/// `noise`), the score in c.s and the draw in c.z. Both samplers' step (the predictor-corrector's predictor).
+template <class Scalar, class Backend, class Model>
+void euler_maruyama_step(context<Backend>& ctx, Model& model, const ve_sde& sde, tensor_view<Scalar, Backend> x,
+                         ve_scratch<Scalar, Backend>& c, double t, double dt, bool noise, philox& gen, const char* fn) {
+  evaluate_ve_score(ctx, model, x, t, c.s.view(), fn);
+  if (noise) fill_normal(ctx, gen, c.z, Scalar(0), Scalar(1));
+  for_each_index(
+      ctx, x.size(),
+      ve_step_kernel<Scalar>{x.data(), c.s.data(), noise ? c.z.data() : nullptr, static_cast<Scalar>(sde.g2(t) * dt),
+                             static_cast<Scalar>(sde.g(t) * std::sqrt(dt))});
+}
+
 }  // namespace detail
 
 /// Euler-Maruyama of the reverse SDE (the header's grid): x <- x + g(t_i)^2 s(x, t_i) dt + g(t_i) sqrt(dt) z, from
@@ -167,13 +180,7 @@ void sample_euler_maruyama(context<Backend>& ctx, Model& model, const ve_sde& sd
   detail::over_chunks<Scalar>(ctx, sde, out, o.chunk, gen, false, [&](tensor_view<Scalar, Backend> x, auto& c) {
     for (std::size_t i = 0; i < o.steps; ++i) {
       const double t = i + 1 == o.steps ? o.t_end : 1 - static_cast<double>(i) * dt;
-      detail::evaluate_ve_score(ctx, model, x, t, c.s.view(), fn);
-      const bool noise = !(o.denoise_last && i + 1 == o.steps);
-      if (noise) fill_normal(ctx, gen, c.z, Scalar(0), Scalar(1));
-      for_each_index(ctx, x.size(),
-                     detail::ve_step_kernel<Scalar>{x.data(), c.s.data(), noise ? c.z.data() : nullptr,
-                                                    static_cast<Scalar>(sde.g2(t) * dt),
-                                                    static_cast<Scalar>(sde.g(t) * std::sqrt(dt))});
+      detail::euler_maruyama_step(ctx, model, sde, x, c, t, dt, !(o.denoise_last && i + 1 == o.steps), gen, fn);
     }
   });
 }
@@ -210,13 +217,7 @@ void sample_predictor_corrector(context<Backend>& ctx, Model& model, const ve_sd
                        detail::ve_step_kernel<Scalar>{x.data(), c.s.data(), c.z.data(), static_cast<Scalar>(e),
                                                       static_cast<Scalar>(std::sqrt(2 * e))});
       }
-      detail::evaluate_ve_score(ctx, model, x, t, c.s.view(), fn);
-      const bool noise = !(o.denoise_last && i + 1 == o.steps);
-      if (noise) fill_normal(ctx, gen, c.z, Scalar(0), Scalar(1));
-      for_each_index(ctx, x.size(),
-                     detail::ve_step_kernel<Scalar>{x.data(), c.s.data(), noise ? c.z.data() : nullptr,
-                                                    static_cast<Scalar>(sde.g2(t) * dt),
-                                                    static_cast<Scalar>(sde.g(t) * std::sqrt(dt))});
+      detail::euler_maruyama_step(ctx, model, sde, x, c, t, dt, !(o.denoise_last && i + 1 == o.steps), gen, fn);
     }
   });
 }
