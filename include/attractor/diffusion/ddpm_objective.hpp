@@ -140,12 +140,7 @@ public:
   /// least a batch). Throws attractor::error, naming `fn`, on a wrong shape, too few rows, NaN or Inf.
   void set_data(tensor_view<const Scalar, Backend> data, tensor_view<const Scalar, Backend> validation,
                 const char* fn = "diffusion::ddpm_objective::set_data") {
-    const std::size_t dim = net_->options().inputs;
-    require(data.rank() == 2 && data.extent(1) == dim, fn,
-            attractor::detail::text("training data of shape (n x ", dim, ")"), data.shape());
-    require(data.extent(0) >= batch_ && data.extent(0) < (std::size_t{1} << 31), fn,
-            attractor::detail::text("between one batch (", batch_, ") and 2^31 samples"), data.extent(0));
-    require_finite(*ctx_, data, fn, "training data");
+    nn::require_training_data(*ctx_, data, net_->options().inputs, batch_, fn);
     set_validation(validation, fn);
     data_ = data;
   }
@@ -153,14 +148,7 @@ public:
   /// The validation set alone (empty: none).
   void set_validation(tensor_view<const Scalar, Backend> validation,
                       const char* fn = "diffusion::ddpm_objective::set_validation") {
-    if (!validation.empty()) {
-      const std::size_t dim = net_->options().inputs;
-      require(validation.rank() == 2 && validation.extent(1) == dim && validation.extent(0) >= batch_ &&
-                  validation.extent(0) < (std::size_t{1} << 31),
-              fn, attractor::detail::text("validation data of shape (n x ", dim, ") with n >= ", batch_),
-              validation.shape());
-      require_finite(*ctx_, validation, fn, "validation data");
-    }
+    nn::require_validation_data(*ctx_, validation, net_->options().inputs, batch_, fn);
     validation_ = validation;
   }
 

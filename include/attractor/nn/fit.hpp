@@ -129,6 +129,30 @@ concept objective = requires(O& o, const O& c, const batch_draw& b) {
   { c.metadata() } -> std::convertible_to<safetensors_metadata>;
 };
 
+/// The checks of an objective's training set (rows of `dim` values): at least one batch, fewer than 2^31 rows (fit
+/// draws row indices as int32), every value finite.
+template <class Scalar, class Backend>
+void require_training_data(context<Backend>& ctx, tensor_view<const Scalar, Backend> data, std::size_t dim,
+                           std::size_t batch, const char* fn) {
+  require(data.rank() == 2 && data.extent(1) == dim, fn,
+          attractor::detail::text("training data of shape (n x ", dim, ")"), data.shape());
+  require(data.extent(0) >= batch && data.extent(0) < (std::size_t{1} << 31), fn,
+          attractor::detail::text("between one batch (", batch, ") and 2^31 samples"), data.extent(0));
+  require_finite(ctx, data, fn, "training data");
+}
+
+/// The same for a validation set; an empty one (none) passes.
+template <class Scalar, class Backend>
+void require_validation_data(context<Backend>& ctx, tensor_view<const Scalar, Backend> validation, std::size_t dim,
+                             std::size_t batch, const char* fn) {
+  if (validation.empty()) return;
+  require(validation.rank() == 2 && validation.extent(1) == dim && validation.extent(0) >= batch &&
+              validation.extent(0) < (std::size_t{1} << 31),
+          fn, attractor::detail::text("validation data of shape (n x ", dim, ") with n >= ", batch),
+          validation.shape());
+  require_finite(ctx, validation, fn, "validation data");
+}
+
 namespace detail {
 
 /// An unbiased integer in [0, n) from a 32-bit word (Lemire's multiply-shift; bias below n / 2^32).
