@@ -148,20 +148,19 @@ public:
                                                                    l == 0 ? options_.in_channels : c[l - 1], c[l],
                                                                    conv2d_options{k, l == 0 ? 1u : 2u, false}));
       encoder_dense_.push_back(std::make_unique<linear<Scalar, Backend>>(ctx, gen, "dense" + n, e, c[l]));
-      if (l + 1 < levels) encoder_norm_.push_back(norm(ctx, "gnorm" + n, c[l], l));
+      if (l + 1 < levels) encoder_norm_.push_back(norm(ctx, "gnorm" + n, l));
     }
     for (std::size_t b = 0; b < options_.residual_blocks; ++b)
-      blocks_.push_back(
-          std::make_unique<residual_block>(ctx, gen, "resnet_blocks." + std::to_string(b), c.back(), k, e,
-                                           std::min(std::max<std::size_t>(c.back() / 4, 1), options_.groups)));
-    bottleneck_norm_ = norm(ctx, "gnorm" + std::to_string(levels), c.back(), levels - 1);
+      blocks_.push_back(std::make_unique<residual_block>(ctx, gen, "resnet_blocks." + std::to_string(b), c.back(), k, e,
+                                                         residual_groups(options_)));
+    bottleneck_norm_ = norm(ctx, "gnorm" + std::to_string(levels), levels - 1);
     for (std::size_t l = levels; l >= 2; --l) {  // decoder: tconvL .. tconv2 to c[l-2], each with dense and norm
       const std::string n = std::to_string(l);
       const std::size_t in = l == levels ? c[l - 1] : 2 * c[l - 1];
       decoder_.push_back(
           std::make_unique<conv2d<Scalar, Backend>>(ctx, gen, "tconv" + n, in, c[l - 2], conv2d_options{k, 1, false}));
       decoder_dense_.push_back(std::make_unique<linear<Scalar, Backend>>(ctx, gen, "denseup" + n, e, c[l - 2]));
-      decoder_norm_.push_back(norm(ctx, "tgnorm" + n, c[l - 2], l - 2));
+      decoder_norm_.push_back(norm(ctx, "tgnorm" + n, l - 2));
     }
     output_ = std::make_unique<conv2d<Scalar, Backend>>(ctx, gen, "tconv1", 2 * c[0], options_.in_channels,
                                                         conv2d_options{k, 1, true});
@@ -232,10 +231,20 @@ private:
     return autograd::add(g, h, d);
   }
 
+  /// The group counts of the header: at level l, first_groups at level 0 and min(groups, C) elsewhere; in the
+  /// residual blocks min(C / 4, groups) (at least 1). One rule for building the norms and for validated().
+  static std::size_t level_groups(const unet_options& o, std::size_t level) {
+    return level == 0 ? o.first_groups : std::min(o.groups, o.channels[level]);
+  }
+  static std::size_t residual_groups(const unet_options& o) {
+    return std::min(std::max<std::size_t>(o.channels.back() / 4, 1), o.groups);
+  }
+
+  /// The group norm of the channels at `level`.
   std::unique_ptr<group_norm<Scalar, Backend>> norm(context<Backend>& ctx, const std::string& name,
-                                                    std::size_t channels, std::size_t level) const {
-    const std::size_t groups = level == 0 ? options_.first_groups : std::min(options_.groups, channels);
-    return std::make_unique<group_norm<Scalar, Backend>>(ctx, name, channels, groups);
+                                                    std::size_t level) const {
+    return std::make_unique<group_norm<Scalar, Backend>>(ctx, name, options_.channels[level],
+                                                         level_groups(options_, level));
   }
 
   static unet_options validated(const unet_options& o) {
@@ -254,12 +263,12 @@ private:
             attractor::detail::text("first_groups dividing channels[0] = ", o.channels[0]), o.first_groups);
     require(o.groups > 0, fn, "groups > 0", o.groups);
     for (std::size_t l = 1; l < o.channels.size(); ++l) {
-      const std::size_t g = std::min(o.groups, o.channels[l]);
+      const std::size_t g = level_groups(o, l);
       require(o.channels[l] % g == 0, fn,
               attractor::detail::text("channels[", l, "] divisible by its ", g, " groups (min(groups, channels))"),
               o.channels[l]);
     }
-    const std::size_t rc = o.channels.back(), rg = std::min(std::max<std::size_t>(rc / 4, 1), o.groups);
+    const std::size_t rc = o.channels.back(), rg = residual_groups(o);
     require(rc % rg == 0, fn,
             attractor::detail::text("the residual blocks' ", rc, " channels divisible by their ", rg, " groups"), rc);
     return o;
