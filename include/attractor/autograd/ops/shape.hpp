@@ -31,31 +31,9 @@ void copy_block(context<Backend>& ctx, bool accumulate, Scalar* dst, std::size_t
 
 }  // namespace detail
 
-/// [a, b] along the last axis of two (rows x cols) tensors with the same rows.
-template <floating_scalar Scalar, class Backend>
-value concat(graph<Scalar, Backend>& g, value a, value b) {
-  const shape as = g.shape_of(a), bs = g.shape_of(b);
-  require(as.rank() == 2 && bs.rank() == 2 && as[0] == bs[0], "autograd::concat", "two rank-2 tensors with equal rows",
-          attractor::detail::text("a ", as, ", b ", bs));
-  const std::size_t rows = as[0], ca = as[1], cb = bs[1], cols = ca + cb;
-  const value y = g.make_result({rows, cols}, {a, b});
-  g.add_op(
-      [=, &g] {
-        detail::copy_block(g.ctx(), false, g.data(y), cols, 0, g.data(a), ca, 0, rows, ca);
-        detail::copy_block(g.ctx(), false, g.data(y), cols, ca, g.data(b), cb, 0, rows, cb);
-      },
-      [=, &g] {
-        if (g.needs_grad(a))
-          detail::copy_block(g.ctx(), g.accumulate_into(a), g.grad_data(a), ca, 0, g.grad_data(y), cols, 0, rows, ca);
-        if (g.needs_grad(b))
-          detail::copy_block(g.ctx(), g.accumulate_into(b), g.grad_data(b), cb, 0, g.grad_data(y), cols, ca, rows, cb);
-      });
-  return y;
-}
-
 /// [a, b] along the channel axis of (N, Ca, ...) and (N, Cb, ...) tensors with equal other axes: (N, Ca + Cb, ...),
-/// as torch.cat(dim=1). Each sample is a row whose two blocks are a's and b's channels, so it is concat of (N x Ca
-/// S) and (N x Cb S) blocks for S the spatial size.
+/// as torch.cat(dim=1). Each sample is a row whose two blocks are a's and b's channels: block copies of (N x Ca S)
+/// and (N x Cb S) for S the spatial size (S = 1 for rank 2, which is concat).
 template <floating_scalar Scalar, class Backend>
 value concat_channels(graph<Scalar, Backend>& g, value a, value b) {
   const shape as = g.shape_of(a), bs = g.shape_of(b);
@@ -79,6 +57,15 @@ value concat_channels(graph<Scalar, Backend>& g, value a, value b) {
           detail::copy_block(g.ctx(), g.accumulate_into(b), g.grad_data(b), cb, 0, g.grad_data(y), cols, ca, rows, cb);
       });
   return y;
+}
+
+/// [a, b] along the last axis of two (rows x cols) tensors with the same rows: concat_channels of rank 2.
+template <floating_scalar Scalar, class Backend>
+value concat(graph<Scalar, Backend>& g, value a, value b) {
+  const shape as = g.shape_of(a), bs = g.shape_of(b);
+  require(as.rank() == 2 && bs.rank() == 2 && as[0] == bs[0], "autograd::concat", "two rank-2 tensors with equal rows",
+          attractor::detail::text("a ", as, ", b ", bs));
+  return concat_channels(g, a, b);
 }
 
 /// The first `first` columns and the rest, of a (rows x cols) tensor.
