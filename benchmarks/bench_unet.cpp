@@ -33,13 +33,10 @@
 #include "attractor/autograd/graph.hpp"
 #include "attractor/autograd/ops/conv.hpp"
 #include "attractor/backend/context.hpp"
-#include "attractor/diffusion/score_matching.hpp"
-#include "attractor/diffusion/ve_sde.hpp"
 #include "attractor/nn/conv2d.hpp"
-#include "attractor/nn/fit.hpp"
-#include "attractor/nn/optim.hpp"
 #include "attractor/nn/unet.hpp"
 #include "attractor/random/philox.hpp"
+#include "unet_step.hpp"
 
 #if ATTRACTOR_HAS_OPENMP
 #include <omp.h>
@@ -52,17 +49,9 @@ using attractor::cpu;
 using attractor::philox;
 using attractor::nn::unet_options;
 
-constexpr std::size_t batch = 128, data_rows = 512;
+constexpr std::size_t batch = 128;
 
-unet_options config(const std::string& name) {
-  unet_options o;  // allen_cahn: the defaults
-  if (name == "small") {
-    o.channels = {16, 32, 64};
-    o.residual_blocks = 2;
-    o.embedding = 64;
-  }
-  return o;
-}
+unet_options config(const std::string& name) { return attractor_bench::unet_config(name); }
 
 /// One convolution of the network: in -> out channels on an input of side x side, stride, bias, and whether its
 /// input needs a gradient.
@@ -110,61 +99,14 @@ int all_threads() {
 #endif
 }
 
-/// The network, its score-matching objective on random fields, Adam and the EMA, built once per configuration.
-struct unet_setup {
-  using net_type = attractor::nn::unet<float, cpu>;
-  using objective_type = attractor::diffusion::score_matching_objective<net_type>;
-
-  explicit unet_setup(const unet_options& options)
-      : ctx(all_threads()),
-        gen(2026),
-        net(ctx, gen, options),
-        objective(ctx, net, attractor::diffusion::ve_sde{}, batch),
-        params(objective.parameters()),
-        opt(ctx, params, 2e-4),
-        average(ctx, params, 0.999),
-        data({data_rows, options.in_channels * options.height * options.width}),
-        rows(batch),
-        words(batch) {
-    attractor::fill_normal(ctx, gen, data);
-    objective.set_data(attractor::const_tensor_view<float, cpu>(data.view()));
-  }
-
-  /// nn::fit's train step: load the batch, forward, backward, clip to norm 1, Adam, EMA.
-  void step(std::size_t i) {
-    for (std::size_t r = 0; r < batch; ++r) {
-      rows[r] = static_cast<std::int32_t>((i * batch + r) % data_rows);
-      words[r] = static_cast<std::uint32_t>(2654435761u * (i * batch + r));
-    }
-    philox noise(i);
-    objective.load_batch({i, false, rows, words, &noise});
-    auto& g = objective.graph();
-    g.forward();
-    g.backward(objective.loss());
-    attractor::nn::clip_gradient_norm(ctx, params, 1.0);
-    opt.step(ctx);
-    average.update(ctx);
-  }
-
-  context<cpu> ctx;
-  philox gen;
-  net_type net;
-  objective_type objective;
-  attractor::nn::parameter_list<float, cpu> params;
-  attractor::nn::adam<float, cpu> opt;
-  attractor::nn::ema<float, cpu> average;
-  attractor::tensor<float, cpu> data;
-  std::vector<std::int32_t> rows;
-  std::vector<std::uint32_t> words;
-};
-
 void BM_unet_step(benchmark::State& state, const std::string& name) {
   const unet_options options = config(name);
-  unet_setup s(options);
-  s.step(0);  // touches every buffer
+  context<cpu> ctx(all_threads());
+  attractor_bench::unet_step<cpu> s(ctx, options, batch);
+  s(0);  // touches every buffer
   std::size_t i = 0;
   for (auto _ : state) {
-    s.step(++i);
+    s(++i);
     float* loss = s.objective.graph().value_of(s.objective.loss()).data();
     benchmark::DoNotOptimize(loss);
     benchmark::ClobberMemory();

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 benchmarks/compare_pytorch_unet.py [build/release/benchmarks/bench_unet] \\
         [--threads 2] [--jax-python /tmp/peer/bin/python3]
+    python3 benchmarks/compare_pytorch_unet.py build/cuda/benchmarks/bench_unet_cuda --device cuda
 
 Builds nn::unet (include/attractor/nn/unet.hpp: the response paper's NoiseConditionalScoreNetwork, periodic) in
 PyTorch (nn.Conv2d with padding_mode='circular', nn.GroupNorm then SiLU, nn.Upsample nearest, torch.cat, a Gaussian
@@ -127,23 +128,26 @@ def torch_unet(cfg):
     return UNet(cfg["channels"], cfg["residual"], cfg["embedding"])
 
 
-def time_pytorch(name, warmup, reps):
-    """(samples/s median, parameter count, trainable count, per-step seconds, samples per cpu second median)."""
+def time_pytorch(name, warmup, reps, device="cpu", batch=BATCH):
+    """(samples/s median, parameter count, trainable count, per-step seconds, samples per cpu second median). On
+    cuda each step ends with torch.cuda.synchronize(), so a step's time is the GPU's."""
     import torch
 
     torch.manual_seed(0)
-    net = torch_unet(CONFIGS[name])
+    net = torch_unet(CONFIGS[name]).to(device)
     params = list(net.parameters())
     trainable = [p for p in params if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=LR)
     ema = [p.detach().clone() for p in params]
-    data = torch.randn(DATA_ROWS, 1, SIDE, SIDE)
+    data_rows = max(DATA_ROWS, batch)
+    data = torch.randn(data_rows, 1, SIDE, SIDE, device=device)
     log_ratio = math.log(SIGMA_MAX / SIGMA_MIN)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step(i):
-        rows = (torch.arange(BATCH) + i * BATCH) % DATA_ROWS
+        rows = (torch.arange(batch, device=device) + i * batch) % data_rows
         x0 = data[rows]
-        t = T_MIN + (1 - T_MIN) * torch.rand(BATCH)
+        t = T_MIN + (1 - T_MIN) * torch.rand(batch, device=device)
         z = torch.randn_like(x0)
         sigma = SIGMA_MIN * torch.exp(t * log_ratio)
         loss = torch.mean((z + net(x0 + sigma[:, None, None, None] * z, t)) ** 2)
@@ -158,14 +162,16 @@ def time_pytorch(name, warmup, reps):
 
     for i in range(warmup):
         step(i)
+    sync()
     times, cpu = [], []
     for i in range(reps):
         start, start_cpu = time.perf_counter(), time.process_time()
         step(warmup + i)
+        sync()
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return (BATCH / statistics.median(times), sum(p.numel() for p in params), sum(p.numel() for p in trainable),
-            times, BATCH / statistics.median(cpu))
+    return (batch / statistics.median(times), sum(p.numel() for p in params), sum(p.numel() for p in trainable),
+            times, batch / statistics.median(cpu))
 
 
 # ------------------------------------------------------------------------------------------------------- JAX ---
@@ -365,6 +371,39 @@ def run_ours(binary, reps, min_time):
     return step_out, conv_out
 
 
+def main_cuda(args):
+    """--device cuda: bench_unet_cuda's steps beside PyTorch eager on the same GPU, FP32 and TF32, at each batch."""
+    import torch
+
+    if not torch.cuda.is_available():
+        sys.exit("--device cuda: torch.cuda.is_available() is false")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from compare_pytorch import require_binary
+
+    require_binary(args.binary, "bench_unet_cuda")
+    print(f"PyTorch {torch.__version__} on {torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}",
+          flush=True)
+    cmd = [args.binary, "--benchmark_format=json", f"--benchmark_repetitions={args.reps}",
+           f"--benchmark_min_time={args.min_time}"]
+    print("running:", " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    ours = {}
+    for b in json.loads(out)["benchmarks"]:
+        m = re.match(r"BM_unet_step_cuda/(\w+)/batch:(\d+)/tf32:(\d)", b["name"])
+        if m and b.get("run_type") == "iteration":
+            ours.setdefault((m[1], int(m[2]), m[3] == "1"), []).append(b["samples/s"])
+    print(f"{'config':12} {'batch':>6} {'tf32':>5} {'attractor':>10} {'PyTorch':>10} {'ours/PT':>8}   (samples/s, medians)")
+    for (name, batch, tf32), rates in sorted(ours.items()):
+        if name not in args.configs.split(","):
+            continue
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cudnn.benchmark = True
+        pt = time_pytorch(name, max(args.warmup, 3), args.reps, "cuda", batch)
+        rate = statistics.median(rates)
+        print(f"{name:12} {batch:>6} {int(tf32):>5} {rate:>10.1f} {pt[0]:>10.1f} {rate / pt[0]:>8.2f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("binary", nargs="?", default="build/release/benchmarks/bench_unet")
@@ -374,8 +413,13 @@ def main():
     parser.add_argument("--min-time", type=float, default=1.0, help="our --benchmark_min_time (default 1 s)")
     parser.add_argument("--jax-python", default="/tmp/peer/bin/python3", help="an interpreter with jax installed")
     parser.add_argument("--configs", default="allen_cahn,small")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cuda: the binary is bench_unet_cuda, PyTorch runs on the GPU, JAX is skipped")
     parser.add_argument("--jax-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.device == "cuda":
+        main_cuda(args)
+        return
     if args.jax_only:
         jax_main(args.jax_only, args.warmup, args.reps, args.threads)
         return

@@ -25,3 +25,7 @@ ctest --preset cuda
   --benchmark_out_format=json
 ./build/cuda/benchmarks/bench_training_cuda --benchmark_min_time=1 --benchmark_out="$out/bench_training_cuda.json" \
   --benchmark_out_format=json
+# The periodic U-Net's training step (issue 16) beside PyTorch eager on the same GPU, FP32 and TF32, batch 128 and
+# 1024 (the image's python3 has PyTorch).
+python3 benchmarks/compare_pytorch_unet.py build/cuda/benchmarks/bench_unet_cuda --device cuda --reps 3 \
+  --min-time 0.5 | tee "$out/unet_cuda.txt"
