@@ -267,7 +267,8 @@ value conv2d(graph<Scalar, Backend>& g, value x, value weight, value bias = {}, 
   };
   const value y = g.make_result({batch, out_channels, out_height, out_width}, {x, weight, bias});
   // Built once with the graph: a chunk's column matrix (rebuilt for dW in the backward pass), the GEMM's result
-  // (reused for dy'), and dcol only where x needs a gradient.
+  // (reused for dy', and for dx' of small fields), and dx's columns and the flipped kernel only where x needs a
+  // gradient.
   auto col = std::make_shared<tensor<Scalar, Backend>>(shape{taps, ld});
   // dx's columns: of dy (O k k rows) at stride 1, dcol (C k k rows) at stride 2; the flipped kernel at stride 1.
   const bool transposed_route = stride == 1, gx_any = g.needs_grad(x);
@@ -281,11 +282,11 @@ value conv2d(graph<Scalar, Backend>& g, value x, value weight, value bias = {}, 
   const auto flipped = g.scratch_if(gx_any && transposed_route, shape{channels, out_taps});
   const auto ones = g.ones_if(has_bias && g.needs_grad(bias), chunk_columns);
   const std::size_t x_sample = channels * height * width, y_sample = out_channels * pixels;
-  // The columns of the chunk of `samples` samples from sample n0.
+  // Runs an im2col kernel over its items; the work per item is the values it writes.
   const auto im2col = [&g](const kernels::im2col_circular<Scalar>& kernel) {
-    for_each_index_coarse(
-        g.ctx(), kernel.items(), kernel,
-        kernel.g.k * kernel.g.k * kernel.g.pixels() / (kernel.whole_planes ? 1 : kernel.g.out_height));
+    const kernels::conv_geometry& kg = kernel.g;
+    for_each_index_coarse(g.ctx(), kernel.items(), kernel,
+                          kernel.whole_planes ? kg.k * kg.k * kg.pixels() : kg.out_width);
   };
   // The columns of x over the chunk of `samples` samples from sample n0.
   const auto im2col_x = [=, &g](std::size_t n0, std::size_t samples) {
