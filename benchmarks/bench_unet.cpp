@@ -186,13 +186,9 @@ void register_all() {
   }
 }
 
+// Registered before main, as the BENCHMARK macros register theirs, so that BENCHMARK_MAIN runs them.
+const bool registered = (register_all(), true);
+
 }  // namespace
 
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+BENCHMARK_MAIN();
